@@ -1,0 +1,244 @@
+"""Reference molecular dynamics on demand: ``python -m openmm_equijump.md``.
+
+The protocol is the one the shipped chignolin data was made with (``../shared/data/README.md``): amber14-all
+with OBC2 implicit solvent as OpenMM's native ``GBSAOBCForce`` (about 6x faster on the CPU platform than the
+``CustomGBForce`` that ``implicit/obc2.xml`` builds, same energies), no cutoff, HBonds constraints, hydrogen
+mass 4 amu, ``LangevinMiddleIntegrator`` with friction 1/ps and a 4 fs step, minimized start, velocities drawn
+at the temperature. Each replica writes a DCD and a CSV log into the output folder and a checkpoint after
+every chunk, so an interrupted run continues where it stopped when the same command is run again.
+
+    python -m openmm_equijump.md --pdb protein.pdb --ns 100 --replicas 4 --temperature 350 --out runs/md
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import struct
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import openmm
+import openmm.app as app
+import openmm.unit as unit
+import yaml
+from tqdm import tqdm
+
+from .prepare import prepare_structure
+
+
+@dataclass
+class MDConfig:
+    """Settings of a reference MD run; saved as ``md_config.yaml`` beside its output."""
+
+    pdb: str
+    ns: float = 10.0                 # length of each replica, ns
+    replicas: int = 1
+    temperature: float = 350.0       # K
+    frame_ps: float = 10.0           # interval between saved frames, ps
+    timestep_fs: float = 4.0
+    friction_per_ps: float = 1.0
+    hydrogen_mass_amu: float = 4.0
+    chunk_ns: float = 1.0            # a checkpoint is written after every chunk
+    seed: int = 1                    # replica i uses seed + i
+    chains: list[str] = field(default_factory=list)
+    platform: str = "CPU"
+    threads: int = 0                 # CPU platform threads; 0 = all cores
+
+    @property
+    def steps_per_frame(self) -> int:
+        steps = self.frame_ps * 1000.0 / self.timestep_fs
+        if abs(steps - round(steps)) > 1e-9:
+            raise ValueError(f"frame interval {self.frame_ps} ps is not a multiple of the {self.timestep_fs} fs time step")
+        return int(round(steps))
+
+    def frames(self, ns: float) -> int:
+        frames = ns * 1000.0 / self.frame_ps
+        if abs(frames - round(frames)) > 1e-6:
+            raise ValueError(f"{ns} ns is not a whole number of {self.frame_ps} ps frames")
+        return int(round(frames))
+
+
+def native_obc2_system(topology: app.Topology, hydrogen_mass_amu: float = 4.0) -> openmm.System:
+    """amber14-all + OBC2 implicit solvent, with the OBC2 ``CustomGBForce`` replaced by ``GBSAOBCForce``.
+
+    ``implicit/obc2.xml`` stores per particle (charge, offset radius, scaled offset radius) with a 0.009 nm
+    offset; ``GBSAOBCForce`` takes (charge, radius, scale factor) and applies the same offset and the same
+    OBC-II constants, so the energies agree to round-off (tested).
+    """
+    forcefield = app.ForceField("amber14-all.xml", "implicit/obc2.xml")
+    system = forcefield.createSystem(
+        topology,
+        nonbondedMethod=app.NoCutoff,
+        constraints=app.HBonds,
+        hydrogenMass=hydrogen_mass_amu * unit.amu,
+    )
+    custom = [i for i, f in enumerate(system.getForces()) if isinstance(f, openmm.CustomGBForce)]
+    if len(custom) != 1:
+        raise RuntimeError(f"expected one CustomGBForce from implicit/obc2.xml, found {len(custom)}")
+    gb_custom = system.getForce(custom[0])
+    native = openmm.GBSAOBCForce()
+    native.setNonbondedMethod(openmm.GBSAOBCForce.NoCutoff)
+    native.setSoluteDielectric(1.0)
+    native.setSolventDielectric(78.5)
+    offset = 0.009
+    for i in range(gb_custom.getNumParticles()):
+        charge, offset_radius, scaled_offset_radius = gb_custom.getParticleParameters(i)
+        native.addParticle(charge, offset_radius + offset, scaled_offset_radius / offset_radius)
+    native.setForceGroup(gb_custom.getForceGroup())
+    system.removeForce(custom[0])
+    system.addForce(native)
+    return system
+
+
+def _truncate_dcd(path: Path, frames: int) -> None:
+    """Cut an OpenMM-written DCD back to its first ``frames`` frames (after an interruption).
+
+    OpenMM's ``DCDFile`` keeps the frame count at byte 8 and the last step at byte 20 of the header, and
+    every frame has the same size, so the file can be cut without rewriting it.
+    """
+    with open(path, "r+b") as f:
+        header = f.read(100)
+        if len(header) < 100 or header[4:8] != b"CORD":
+            raise ValueError(f"{path} is not a DCD file")
+        count, first_step, interval = struct.unpack("<iii", header[8:20])
+        if count <= frames:
+            return
+        f.seek(92)
+        (title_bytes,) = struct.unpack("<i", f.read(4))
+        # 92-byte first block, the title block, then the 12-byte atom-count block; frames follow, equal in size
+        header_size = 92 + 4 + title_bytes + 4 + 12
+        frame_size = (os.path.getsize(path) - header_size) // count
+        f.truncate(header_size + frames * frame_size)
+        f.seek(8)
+        f.write(struct.pack("<i", frames))
+        f.seek(20)
+        f.write(struct.pack("<i", first_step + (frames - 1) * interval))
+
+
+class Replica:
+    """One MD trajectory in ``out/replica_<i>.{dcd,csv,chk}``, resumable from its checkpoint."""
+
+    def __init__(self, config: MDConfig, index: int, topology: app.Topology, positions, out: Path):
+        self.config, self.index, self.out = config, index, out
+        self.dcd = out / f"replica_{index}.dcd"
+        self.log = out / f"replica_{index}.csv"
+        self.checkpoint = out / f"replica_{index}.chk"
+        system = native_obc2_system(topology, config.hydrogen_mass_amu)
+        integrator = openmm.LangevinMiddleIntegrator(
+            config.temperature * unit.kelvin, config.friction_per_ps / unit.picosecond, config.timestep_fs * unit.femtosecond
+        )
+        integrator.setRandomNumberSeed(config.seed + index)
+        platform = openmm.Platform.getPlatformByName(config.platform)
+        properties = {"Threads": str(config.threads)} if config.platform == "CPU" and config.threads else {}
+        self.simulation = app.Simulation(topology, system, integrator, platform, properties)
+        resuming = self.checkpoint.exists()
+        if resuming:
+            self.simulation.loadCheckpoint(str(self.checkpoint))
+            _truncate_dcd(self.dcd, self.frames_done)
+        else:
+            self.simulation.context.setPositions(positions)
+            self.simulation.minimizeEnergy()
+            self.simulation.context.setVelocitiesToTemperature(config.temperature * unit.kelvin, config.seed + index)
+        self.simulation.reporters.append(app.DCDReporter(str(self.dcd), config.steps_per_frame, append=resuming))
+        self.simulation.reporters.append(
+            app.StateDataReporter(
+                str(self.log), config.steps_per_frame * 10,
+                step=True, time=True, potentialEnergy=True, temperature=True, speed=True, append=resuming,
+            )
+        )
+
+    @property
+    def frames_done(self) -> int:
+        return self.simulation.context.getStepCount() // self.config.steps_per_frame
+
+    def advance(self, frames: int) -> None:
+        """Run ``frames`` more frames, then checkpoint."""
+        self.simulation.step(frames * self.config.steps_per_frame)
+        self.simulation.saveCheckpoint(str(self.checkpoint))
+
+
+def run_reference_md(config: MDConfig, out: str | Path) -> dict:
+    """Run (or continue) ``config.replicas`` replicas of ``config.ns`` ns each into ``out``.
+
+    Replicas advance in turn, one chunk at a time, so all grow together when a run is interrupted.
+    Returns a summary: frames per replica, simulated ns, wall seconds and ns/day of this invocation.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    config_file = out / "md_config.yaml"
+    if config_file.exists():
+        previous = yaml.safe_load(config_file.read_text())
+        for key in ("pdb", "temperature", "frame_ps", "timestep_fs", "hydrogen_mass_amu", "seed", "chains"):
+            if previous.get(key) != getattr(config, key):
+                raise ValueError(
+                    f"{out} holds a run with {key}={previous.get(key)!r}, not {getattr(config, key)!r}; "
+                    "use another --out or the same settings to continue it"
+                )
+    config_file.write_text(yaml.safe_dump(asdict(config), sort_keys=False))
+
+    topology_file = out / "topology.pdb"
+    if topology_file.exists():
+        pdb = app.PDBFile(str(topology_file))
+        topology, positions = pdb.topology, pdb.positions
+    else:
+        prepared = prepare_structure(config.pdb, config.chains or None)
+        for change in prepared.changes:
+            print(f"prepare: {change}", file=sys.stderr)
+        (out / "prepare.log").write_text("\n".join(prepared.changes) + "\n")
+        with open(topology_file, "w") as f:
+            app.PDBFile.writeFile(prepared.topology, prepared.positions, f, keepIds=True)
+        topology, positions = prepared.topology, prepared.positions
+
+    replicas = [Replica(config, i, topology, positions, out) for i in range(config.replicas)]
+    target = config.frames(config.ns)
+    chunk = max(1, config.frames(config.chunk_ns))
+    done_before = sum(min(r.frames_done, target) for r in replicas)
+    start = time.perf_counter()
+    with tqdm(total=target * len(replicas), initial=done_before, unit="frame", desc="reference MD") as bar:
+        while any(r.frames_done < target for r in replicas):
+            for replica in replicas:
+                frames = min(chunk, target - replica.frames_done)
+                if frames > 0:
+                    replica.advance(frames)
+                    bar.update(frames)
+    wall = time.perf_counter() - start
+    simulated_ns = (sum(r.frames_done for r in replicas) - done_before) * config.frame_ps / 1000.0
+    summary = {
+        "frames_per_replica": [r.frames_done for r in replicas],
+        "simulated_ns": simulated_ns,
+        "wall_s": wall,
+        "ns_per_day": simulated_ns / wall * 86400.0 if wall > 0 and simulated_ns > 0 else 0.0,
+    }
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m openmm_equijump.md", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pdb", required=True, help="structure file (PDB or PDBx/mmCIF); hydrogens are added")
+    parser.add_argument("--out", required=True, help="output folder; rerun the same command to resume")
+    parser.add_argument("--ns", type=float, default=MDConfig.ns, help="length of each replica in ns")
+    parser.add_argument("--replicas", type=int, default=MDConfig.replicas)
+    parser.add_argument("--temperature", type=float, default=MDConfig.temperature, help="kelvin")
+    parser.add_argument("--frame-ps", type=float, default=MDConfig.frame_ps, help="interval between saved frames")
+    parser.add_argument("--chunk-ns", type=float, default=MDConfig.chunk_ns, help="checkpoint interval")
+    parser.add_argument("--seed", type=int, default=MDConfig.seed, help="replica i uses seed + i")
+    parser.add_argument("--chains", nargs="*", default=[], help="chain ids to keep (default: every protein chain)")
+    parser.add_argument("--platform", default=MDConfig.platform, help="OpenMM platform name")
+    parser.add_argument("--threads", type=int, default=MDConfig.threads, help="CPU threads (0 = all)")
+    args = parser.parse_args(argv)
+    config = MDConfig(
+        pdb=str(Path(args.pdb).resolve()), ns=args.ns, replicas=args.replicas, temperature=args.temperature,
+        frame_ps=args.frame_ps, chunk_ns=args.chunk_ns, seed=args.seed, chains=list(args.chains),
+        platform=args.platform, threads=args.threads,
+    )
+    summary = run_reference_md(config, args.out)
+    print(
+        f"{summary['simulated_ns']:.3f} ns simulated in {summary['wall_s']:.1f} s "
+        f"({summary['ns_per_day']:.0f} ns/day); frames per replica: {summary['frames_per_replica']}"
+    )
+
+
+if __name__ == "__main__":
+    main()
