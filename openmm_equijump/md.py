@@ -92,6 +92,33 @@ def native_obc2_system(topology: app.Topology, hydrogen_mass_amu: float = 4.0) -
     return system
 
 
+def md_ns_per_day(topology: app.Topology, positions, *, platform: str = "CPU", threads: int = 0,
+                  seconds: float = 10.0, temperature: float = 350.0) -> float:
+    """OpenMM MD throughput (ns/day) of this protein with the reference protocol, measured for ``seconds``.
+
+    The yardstick every EquiJump speed is divided by: the same System at its fastest honest set-up
+    (native OBC2, HBonds, hydrogen mass 4 amu, 4 fs), after a short warm-up that is not counted.
+    """
+    config = MDConfig(pdb="", temperature=temperature)
+    system = native_obc2_system(topology, config.hydrogen_mass_amu)
+    integrator = openmm.LangevinMiddleIntegrator(
+        temperature * unit.kelvin, config.friction_per_ps / unit.picosecond, config.timestep_fs * unit.femtosecond
+    )
+    properties = {"Threads": str(threads)} if platform == "CPU" and threads else {}
+    context = openmm.Context(system, integrator, openmm.Platform.getPlatformByName(platform), properties)
+    context.setPositions(positions)
+    openmm.LocalEnergyMinimizer.minimize(context, maxIterations=100)
+    context.setVelocitiesToTemperature(temperature * unit.kelvin, 1)
+    integrator.step(100)
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        integrator.step(250)
+        context.getState(getPositions=True)  # as a reporter would: forces the platform to finish the work
+        steps += 250
+    elapsed = time.perf_counter() - start
+    return steps * config.timestep_fs * 1e-6 / elapsed * 86400.0
+
+
 def _truncate_dcd(path: Path, frames: int) -> None:
     """Cut an OpenMM-written DCD back to its first ``frames`` frames (after an interruption).
 

@@ -1,0 +1,69 @@
+"""Transitions with a checkable result, for testing the jump module and the plugin (not models of dynamics).
+
+Both implement the transition interface of ``export``:
+``forward(P (R, N, 3) A, V (R, N, 13, 3) A, S (N,) int64, mask (N, 13) bool, seed: int) -> (P', V')``
+and are scriptable.
+"""
+from __future__ import annotations
+
+from typing import Sequence, Tuple
+
+import torch
+from torch import nn
+
+
+class RigidRotation(nn.Module):
+    """Rotates each replica's heavy atoms about its C-alpha centroid by ``rotation(seed)``.
+
+    The axis is a random unit vector and the angle uniform in [min_angle, max_angle] radians, both drawn
+    from a CPU generator seeded with ``seed``: same seed, same rotation, on every device.
+    """
+
+    def __init__(self, min_angle: float = 0.2, max_angle: float = 3.0):
+        super().__init__()
+        if not 0.0 <= min_angle <= max_angle:
+            raise ValueError(f"need 0 <= min_angle <= max_angle, got {min_angle}, {max_angle}")
+        self.min_angle = float(min_angle)
+        self.max_angle = float(max_angle)
+
+    @torch.jit.export
+    def rotation(self, seed: int) -> torch.Tensor:
+        """(3, 3) float64 rotation matrix for ``seed`` (applied as x' = R x)."""
+        generator = torch.Generator()
+        generator.manual_seed(seed)
+        axis = torch.randn(3, generator=generator, dtype=torch.float64)
+        axis = axis / axis.norm()
+        fraction = torch.rand(1, generator=generator, dtype=torch.float64)[0]
+        angle = self.min_angle + (self.max_angle - self.min_angle) * fraction
+        k = torch.zeros(3, 3, dtype=torch.float64)
+        k[0, 1] = -axis[2]
+        k[0, 2] = axis[1]
+        k[1, 0] = axis[2]
+        k[1, 2] = -axis[0]
+        k[2, 0] = -axis[1]
+        k[2, 1] = axis[0]
+        eye = torch.eye(3, dtype=torch.float64)
+        return eye + torch.sin(angle) * k + (1.0 - torch.cos(angle)) * (k @ k)
+
+    def forward(self, P: torch.Tensor, V: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,
+                seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        R = self.rotation(seed).to(device=P.device, dtype=P.dtype)
+        centroid = P.mean(dim=1, keepdim=True)
+        P1 = (P - centroid) @ R.T + centroid
+        V1 = (V @ R.T) * mask.unsqueeze(-1).to(V.dtype)
+        return P1, V1
+
+
+class Displacement(nn.Module):
+    """Shifts every heavy atom by a fixed vector ``shift_A`` (Angstrom); ignores the seed."""
+
+    def __init__(self, shift_A: Sequence[float]):
+        super().__init__()
+        shift = torch.as_tensor(list(shift_A), dtype=torch.float64)
+        if shift.shape != (3,):
+            raise ValueError(f"shift_A must have 3 components (Angstrom), got {list(shift_A)}")
+        self.register_buffer("shift", shift)
+
+    def forward(self, P: torch.Tensor, V: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,
+                seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        return P + self.shift.to(P.dtype), V
