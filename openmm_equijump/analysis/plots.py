@@ -1,0 +1,123 @@
+"""Figures a person looks at (PNG, matplotlib Agg): free energies, chemistry histograms, Ramachandran.
+
+Free energies are -ln p in units of kT, shifted to a minimum of 0, from MSM-reweighted histograms;
+empty bins are left blank.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
+
+from .compare import Metrics  # noqa: E402
+
+LABELS = {"rmsd": "C-alpha RMSD to native (A)", "rg": "radius of gyration (A)",
+          "fnc": "fraction of native contacts", "gdt_ts": "GDT-TS", "tic1": "TIC1", "tic2": "TIC2",
+          "bond_length": "heavy-atom bond length (A)", "bond_angle": "heavy-atom bond angle (deg)",
+          "clashes": "clashing heavy-atom pairs per frame"}
+
+
+def _free_energy(probability: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        energy = -np.log(probability)
+    finite = np.isfinite(energy)
+    if finite.any():
+        energy[finite] -= energy[finite].min()
+    energy[~finite] = np.nan
+    return energy
+
+
+def plot_tica_free_energy(metrics: Metrics, path: Path, n_bins: int = 40) -> None:
+    """TIC1 x TIC2 free energy (MSM-reweighted), reference and generated side by side on one grid."""
+    ref, gen = metrics.reference, metrics.generated
+    both = np.concatenate([np.concatenate(ref.tics)[:, :2], np.concatenate(gen.tics)[:, :2]])
+    edges = [np.linspace(both[:, k].min(), both[:, k].max(), n_bins + 1) for k in range(2)]
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharex=True, sharey=True)
+    energies = []
+    for observed in (ref, gen):
+        tics = np.concatenate(observed.tics)
+        histogram = np.histogram2d(tics[:, 0], tics[:, 1], edges, weights=observed.weights)[0]
+        energies.append(_free_energy(histogram / histogram.sum()))
+    top = np.nanmax([np.nanmax(e) for e in energies])
+    for axis, energy, title in zip(axes, energies, ("reference", "generated")):
+        image = axis.pcolormesh(edges[0], edges[1], energy.T, cmap="viridis", vmin=0, vmax=top)
+        axis.set_title(f"{title} (MSM-reweighted)")
+        axis.set_xlabel("TIC1")
+    axes[0].set_ylabel("TIC2")
+    figure.colorbar(image, ax=axes, label="free energy (kT)")
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_free_energies_1d(metrics: Metrics, path: Path) -> None:
+    """1-D free energies of RMSD, Rg and FNC: reference and generated, raw and MSM-reweighted."""
+    names = ("rmsd", "rg", "fnc")
+    figure, axes = plt.subplots(1, len(names), figsize=(13, 3.8))
+    for axis, name in zip(axes, names):
+        comparison = metrics.comparison.observables[name]
+        centres = 0.5 * (comparison.edges[1:] + comparison.edges[:-1])
+        for values, label, style in (
+                (comparison.reference_reweighted, "reference", ".-"),
+                (comparison.generated_reweighted, "generated", ".-"),
+                (np.array(comparison.generated_counts) / sum(comparison.generated_counts), "generated, raw", ".:")):
+            axis.plot(centres, _free_energy(np.asarray(values, dtype=float)), style, label=label, markersize=4)
+        axis.set_xlabel(LABELS[name])
+        axis.set_title(f"JS {comparison.js_reweighted:.3f} (raw {comparison.js_raw:.3f})")
+    axes[0].set_ylabel("free energy (kT)")
+    axes[0].legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_chemistry(metrics: Metrics, path: Path) -> None:
+    """Histograms of heavy-atom bond lengths, bond angles and clash counts, reference vs generated."""
+    figure, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for axis, (name, comparison) in zip(axes, metrics.comparison.chemistry.items()):
+        edges = comparison.edges
+        for counts, label in ((comparison.reference_counts, "reference"),
+                              (comparison.generated_counts, "generated")):
+            counts = np.asarray(counts, dtype=float)
+            axis.stairs(counts / counts.sum(), edges, label=label)
+        axis.set_xlabel(LABELS[name])
+        axis.set_title(f"JS {comparison.js_raw:.4f}")
+    axes[0].set_ylabel("fraction")
+    axes[0].legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_ramachandran(metrics: Metrics, path: Path) -> None:
+    """Backbone phi/psi of all inner residues, reference and generated side by side."""
+    figure, axes = plt.subplots(1, 2, figsize=(9, 4.2), sharex=True, sharey=True)
+    edges = np.linspace(-180, 180, 73)
+    for axis, observed, title in zip(axes, (metrics.reference, metrics.generated), ("reference", "generated")):
+        angles = np.concatenate(observed.phi_psi).reshape(-1, 2)
+        histogram = np.histogram2d(angles[:, 0], angles[:, 1], [edges, edges])[0]
+        axis.pcolormesh(edges, edges, _free_energy(histogram / histogram.sum()).T, cmap="viridis")
+        axis.set_title(f"{title}: phi/psi, free energy (kT)")
+        axis.set_xlabel("phi (deg)")
+    axes[0].set_ylabel("psi (deg)")
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+FIGURES = {"tica_free_energy.png": plot_tica_free_energy,
+           "free_energy_1d.png": plot_free_energies_1d,
+           "chemistry.png": plot_chemistry,
+           "ramachandran.png": plot_ramachandran}
+
+
+def write_figures(metrics: Metrics, directory: Path) -> list[Path]:
+    """Write every figure into ``directory``; returns their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, plot in FIGURES.items():
+        plot(metrics, directory / name)
+        paths.append(directory / name)
+    return paths
