@@ -144,4 +144,9 @@ def prepare_structure(path: str | Path, chains: list[str] | None = None, ph: flo
         changes.append(f"added terminal atoms {', '.join(atoms)} to {residue.name} {residue.id}")
     fixer.addMissingAtoms()
     fixer.addMissingHydrogens(ph)
+    if fixer.topology.getPeriodicBoxVectors() is not None:
+        # Implicit solvent has no box. A crystal's CRYST1 cell kept here would be written into every DCD frame,
+        # and mdtraj would then wrap C-alpha distances of a protein larger than that cell.
+        fixer.topology.setPeriodicBoxVectors(None)
+        changes.append("dropped the crystal unit cell (CRYST1): implicit-solvent runs are not periodic")
     return PreparedStructure(fixer.topology, fixer.positions, changes)

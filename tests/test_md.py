@@ -37,6 +37,7 @@ def test_prepare_structure_gives_a_system(shared_data, name):
     residues = {r.name for r in prepared.topology.residues()}
     assert "HOH" not in residues and "NLE" not in residues and "DA" not in residues
     assert any(a.element.symbol == "H" for a in prepared.topology.atoms())
+    assert prepared.topology.getPeriodicBoxVectors() is None
     assert np.isfinite(_energy(native_obc2_system(prepared.topology), prepared.positions))
     if name == "2F4K.pdb":
         assert any("NLE" in change and "LEU" in change for change in prepared.changes)
