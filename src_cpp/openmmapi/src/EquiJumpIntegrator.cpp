@@ -1,0 +1,95 @@
+#include "EquiJumpIntegrator.h"
+#include "EquiJumpKernels.h"
+#include "openmm/OpenMMException.h"
+#include "openmm/internal/ContextImpl.h"
+#include "openmm/internal/OSRngSeed.h"
+#include <cmath>
+#include <istream>
+#include <ostream>
+
+using namespace EquiJumpPlugin;
+using namespace OpenMM;
+
+EquiJumpIntegrator::EquiJumpIntegrator(const std::string& serializedModule, double jumpInterval, double temperature,
+                                       int randomSeed, const std::string& device)
+        : serializedModule(serializedModule), device(device), randomSeed(randomSeed), activeSeed(randomSeed) {
+    if (serializedModule.empty())
+        throw OpenMMException("EquiJumpIntegrator: the serialized jump module is empty; pass the bytes written by "
+                              "torch.jit.save");
+    if (!(jumpInterval > 0))
+        throw OpenMMException("EquiJumpIntegrator: the jump interval must be positive (ps), got " +
+                              std::to_string(jumpInterval));
+    setStepSize(jumpInterval);
+    setTemperature(temperature);
+    setConstraintTolerance(1e-5);
+    registerEquiJumpKernelFactories();
+}
+
+void EquiJumpIntegrator::setTemperature(double temperature) {
+    if (!(temperature >= 0) || std::isinf(temperature))
+        throw OpenMMException("EquiJumpIntegrator: the temperature must be a finite number >= 0 (K), got " +
+                              std::to_string(temperature));
+    this->temperature = temperature;
+}
+
+int EquiJumpIntegrator::getActiveRandomNumberSeed() const {
+    if (owner == NULL)
+        throw OpenMMException("EquiJumpIntegrator: the active seed exists only once the integrator is bound to a "
+                              "Context");
+    return activeSeed;
+}
+
+void EquiJumpIntegrator::initialize(ContextImpl& contextRef) {
+    if (owner != NULL && &contextRef.getOwner() != owner)
+        throw OpenMMException("This Integrator is already bound to a context");
+    context = &contextRef;
+    owner = &contextRef.getOwner();
+    // Seed 0 asks for a random seed (OpenMM's convention); it is drawn once per Context and then kept, so that
+    // the step count alone determines each jump's seed from here on.
+    activeSeed = randomSeed;
+    while (activeSeed == 0)
+        activeSeed = osrngseed();
+    kernel = context->getPlatform().createKernel(IntegrateEquiJumpStepKernel::Name(), contextRef);
+    kernel.getAs<IntegrateEquiJumpStepKernel>().initialize(contextRef.getSystem(), *this);
+}
+
+void EquiJumpIntegrator::cleanup() {
+    kernel = Kernel();
+}
+
+std::vector<std::string> EquiJumpIntegrator::getKernelNames() {
+    return {IntegrateEquiJumpStepKernel::Name()};
+}
+
+double EquiJumpIntegrator::computeKineticEnergy() {
+    return kernel.getAs<IntegrateEquiJumpStepKernel>().computeKineticEnergy(*context, *this);
+}
+
+void EquiJumpIntegrator::step(int steps) {
+    if (context == NULL)
+        throw OpenMMException("This Integrator is not bound to a context!");
+    for (int i = 0; i < steps; ++i)
+        kernel.getAs<IntegrateEquiJumpStepKernel>().execute(*context, *this, activeSeed);
+}
+
+void EquiJumpIntegrator::createCheckpoint(std::ostream& stream) const {
+    stream.write(reinterpret_cast<const char*>(&activeSeed), sizeof(activeSeed));
+}
+
+void EquiJumpIntegrator::loadCheckpoint(std::istream& stream) {
+    int seed;
+    stream.read(reinterpret_cast<char*>(&seed), sizeof(seed));
+    if (!stream)
+        throw OpenMMException("EquiJumpIntegrator: the checkpoint ends before the integrator's seed; was it "
+                              "written by an EquiJumpIntegrator?");
+    activeSeed = seed;
+}
+
+void EquiJumpIntegrator::serializeParameters(SerializationNode& node) const {
+    node.setIntProperty("activeSeed", activeSeed);
+}
+
+void EquiJumpIntegrator::deserializeParameters(const SerializationNode& node) {
+    if (node.hasProperty("activeSeed"))
+        activeSeed = node.getIntProperty("activeSeed");
+}
