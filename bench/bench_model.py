@@ -1,0 +1,93 @@
+"""Latency of the scripted EquiJump network and of whole jumps, on one CPU core (or a GPU with --device).
+
+    python bench/bench_model.py [--hidden 16 32] [--latent-steps 100] [--replicas 1] [--device cpu]
+
+For chignolin (10 residues) and alpha3D (73 residues, ../shared/data/structures/a3d_amber14.pdb), untrained
+weights of the paper's depth (conditioner 6, headers 4 blocks), TorchScript with graph-executor optimization
+off (as the C++ plugin runs it): one header forward (best of 5 rounds of 5), the first jump (what a new
+Context pays) and a steady jump (best of 2), and the ratio of a steady jump to its 4 x latent_steps header
+calls (1 + the share of the conditioner, the kNN graphs and the updates). Best-of timings because the
+machines are shared; compare rows of one run only.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+from e3nn.util.jit import script
+from openmm.app import PDBFile
+
+from openmm_equijump.model import EquiJumpModel, ModelConfig
+from openmm_equijump.nn.network import tau_embedding
+from openmm_equijump.sampler import JumpSampler, SamplerConfig
+from openmm_equijump.tensorcloud import tensor_cloud_from_positions
+from openmm_equijump.topology import bind_topology
+
+STRUCTURES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "structures"
+PROTEINS = {"chignolin": "chignolin_amber14.pdb", "alpha3D": "a3d_amber14.pdb"}
+
+
+def tensor_cloud(pdb_path: Path, replicas: int, device: str):
+    pdb = PDBFile(str(pdb_path))
+    binding = bind_topology(pdb.topology)
+    positions = torch.tensor(pdb.getPositions(asNumpy=True)._value, dtype=torch.float32)
+    P, V = tensor_cloud_from_positions(positions, binding)
+    S = torch.as_tensor(binding.residue_types, dtype=torch.int64)
+    mask = torch.as_tensor(binding.mask, dtype=torch.bool)
+    expand = lambda x: x.unsqueeze(0).repeat_interleave(replicas, 0).to(device)  # noqa: E731
+    return expand(P), expand(V), S.to(device), mask.to(device)
+
+
+def seconds(fn, repeats: int, rounds: int = 1) -> float:
+    """Mean seconds per call of ``fn`` over ``repeats`` calls, the best of ``rounds`` (robust to other load)."""
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            fn()
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hidden", type=int, nargs="+", default=[16, 32], help="multiplicities H")
+    parser.add_argument("--latent-steps", type=int, default=100)
+    parser.add_argument("--replicas", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (CPU)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch._C._set_graph_executor_optimize(False)
+    print(f"device {args.device}, {args.threads} thread(s), replicas {args.replicas}, "
+          f"latent steps {args.latent_steps}, graph-executor optimization off")
+    print(f"{'protein':>10} {'N':>3} {'H':>3} {'params':>8} {'header ms':>10} {'first jump s':>13} "
+          f"{'jump s':>8} {'jump / (4 K headers)':>21}")
+    for name, file in PROTEINS.items():
+        P, V, S, mask = tensor_cloud(STRUCTURES / file, args.replicas, args.device)
+        R, N = P.shape[0], P.shape[1]
+        for H in args.hidden:
+            torch.manual_seed(0)
+            model = EquiJumpModel(ModelConfig(H=H)).to(args.device)
+            sampler = script(JumpSampler(model, SamplerConfig(latent_steps=args.latent_steps)), in_place=False)
+            header = sampler.model.network.header_b_V
+            residue_mask = torch.ones(R, N, dtype=torch.bool, device=args.device)
+            with torch.no_grad():
+                h = sampler.model.condition(P, V, S.expand(R, N), mask.expand(R, N, 13), residue_mask)
+                tau = tau_embedding(torch.full([R], 0.5, device=args.device), model.model_config.n_tau_frequencies)
+                x = torch.cat([h, tau.unsqueeze(1).expand(R, N, -1), V.flatten(-2), torch.zeros_like(V).flatten(-2),
+                               torch.zeros_like(P)], -1)
+                graph = sampler.model.network.neighbours(P, residue_mask)
+                header(x, residue_mask, *graph)
+                t_header = seconds(lambda: header(x, residue_mask, *graph), 5, rounds=5)
+                t_first = seconds(lambda: sampler(P, V, S, mask, 0), 1)
+                t_jump = seconds(lambda: sampler(P, V, S, mask, 1), 1, rounds=2)
+            ratio = t_jump / (4 * args.latent_steps * t_header)
+            print(f"{name:>10} {N:>3} {H:>3} {model.parameter_counts()['total']:>8} {1e3 * t_header:>10.1f} "
+                  f"{t_first:>13.2f} {t_jump:>8.2f} {ratio:>21.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Training checkpoints: what a run needs to continue exactly, and what export needs to rebuild the model.
+
+A checkpoint (``torch.save`` of a dict, written atomically) holds:
+    format_version, step, config (the full TrainConfig as plain data), model (state dict), optimizer (state
+    dict), rng (torch CPU / CUDA global states and the data- and loss-generator states), vocabulary
+    (``topology.VOCABULARY`` the residue types index), proteins (name, sequence of every trained protein),
+    versions (openmm_equijump, torch, e3nn, mdtraj, openmm, python).
+"""
+from __future__ import annotations
+
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+CHECKPOINT_FORMAT_VERSION = 1
+CHECKPOINT_NAME = "checkpoint.pt"
+CONFIG_NAME = "config.yaml"
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages whose behaviour the weights depend on."""
+    versions = {"python": platform.python_version(), "torch": torch.__version__}
+    for package in ("openmm_equijump", "e3nn", "mdtraj", "openmm", "deeptime"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed as a distribution"
+    return versions
+
+
+def save_checkpoint(path: str | Path, checkpoint: dict[str, Any]) -> None:
+    """Write ``checkpoint`` to ``path`` atomically (a crash mid-write leaves the previous file intact)."""
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    torch.save({"format_version": CHECKPOINT_FORMAT_VERSION, **checkpoint}, partial)
+    os.replace(partial, path)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The dict written by ``save_checkpoint``; ``path`` may be the file or the run's output folder."""
+    path = Path(path)
+    if path.is_dir() or path.suffix != ".pt":
+        path = path / CHECKPOINT_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}: was the run started with this --out folder?")
+    checkpoint = torch.load(path, map_location=map_location, weights_only=False)
+    version = checkpoint.get("format_version")
+    if version != CHECKPOINT_FORMAT_VERSION:
+        raise ValueError(f"checkpoint {path} has format version {version}; this openmm_equijump reads "
+                         f"version {CHECKPOINT_FORMAT_VERSION}")
+    return checkpoint

@@ -1,0 +1,118 @@
+"""EquiJumpModel: the network, the interpolant, and the training loss on a ``PairBatch``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
+
+import torch
+
+from .batch import PairBatch
+from .interpolants import InterpolantConfig, align_centroid, centred, make_interpolant, standard_noise
+from .nn import EquiJumpNetwork
+from .topology import VOCABULARY
+
+
+@dataclass
+class ModelConfig:
+    """Network hyperparameters (paper: H in {32, 64, 128, 256}, conditioner 6 and header 4 blocks).
+
+    H: multiplicity of the hidden irreps ``H x 0e + H x 1e``.
+    conditioner_layers, header_layers: blocks of the conditioner and of each of the four headers.
+    k_neighbors: kNN graph size (per residue, within its protein).
+    n_radial: Gaussian radial basis functions on [0, r_max]; r_max in Angstrom (the paper gives neither:
+        16 neighbours and 16 functions to 20 A cover a residue's structural neighbourhood).
+    n_residue_types: size of the residue vocabulary (``topology.VOCABULARY``).
+    n_tau_frequencies: Fourier frequencies of the latent-time embedding (2 n + 1 scalars).
+    """
+
+    H: int = 32
+    conditioner_layers: int = 6
+    header_layers: int = 4
+    k_neighbors: int = 16
+    n_radial: int = 16
+    r_max: float = 20.0
+    n_residue_types: int = len(VOCABULARY)
+    n_tau_frequencies: int = 8
+
+    def __post_init__(self) -> None:
+        for name in ("H", "conditioner_layers", "header_layers", "k_neighbors", "n_radial", "n_residue_types"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"ModelConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.r_max <= 0:
+            raise ValueError(f"ModelConfig.r_max must be > 0 Angstrom, got {self.r_max}")
+
+
+class EquiJumpModel(torch.nn.Module):
+    """Drift b and denoiser eta of the interpolant from X^t to X^(t + lag), for the trainer and the sampler.
+
+    ``condition`` and ``predict`` are scriptable (the sampler calls them); ``loss`` is the training objective.
+    Shapes as in ``PairBatch``: B proteins padded to N residues, Angstrom.
+    """
+
+    def __init__(self, model_config: Optional[ModelConfig] = None,
+                 interpolant_config: Optional[InterpolantConfig] = None):
+        super().__init__()
+        self.model_config = model_config if model_config is not None else ModelConfig()
+        self.interpolant_config = interpolant_config if interpolant_config is not None else InterpolantConfig()
+        c = self.model_config
+        self.network = EquiJumpNetwork(c.H, c.conditioner_layers, c.header_layers, c.k_neighbors, c.n_radial,
+                                       c.r_max, c.n_residue_types, c.n_tau_frequencies)
+        self.interpolant = make_interpolant(self.interpolant_config)
+
+    @torch.jit.export
+    def condition(self, P0: torch.Tensor, V0: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,
+                  residue_mask: torch.Tensor) -> torch.Tensor:
+        """Conditioner embedding of X^t: (B, N, 4H), computed once per jump."""
+        return self.network.condition(P0, V0, S, mask, residue_mask)
+
+    @torch.jit.export
+    def predict(self, h: torch.Tensor, P0: torch.Tensor, V0: torch.Tensor, P_tau: torch.Tensor, V_tau: torch.Tensor,
+                tau: torch.Tensor, mask: torch.Tensor, residue_mask: torch.Tensor
+                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(b_P (B, N, 3), b_V (B, N, 13, 3), eta_P, eta_V) at latent time tau (B,): padding zero, and the anchor
+        outputs centred so that they cannot move the protein's C-alpha centroid."""
+        b_P, b_V, eta_P, eta_V = self.network.heads(h, P0, V0, P_tau, V_tau, tau, mask, residue_mask)
+        return centred(b_P, residue_mask), b_V, centred(eta_P, residue_mask), eta_V
+
+    def loss(self, batch: PairBatch, generator: Optional[torch.Generator] = None) -> Dict[str, torch.Tensor]:
+        """Training objective on one batch: tau ~ U(0, 1) and Z ~ N(0, I) per pair, drawn from ``generator``.
+
+        Returns scalars: 'loss' (to minimize) = 'b_P' + 'b_V' + 'eta_P' + 'eta_V', and 'floor' (see
+        ``TwoSidedInterpolant.loss``). Inputs need not be masked: padded slots and residues are zeroed here.
+        """
+        dtype = batch.P0.dtype
+        residue_mask = batch.residue_mask
+        mask = batch.mask & residue_mask.unsqueeze(-1)
+        w_P = residue_mask.unsqueeze(-1).to(dtype)
+        w_V = mask.unsqueeze(-1).to(dtype)
+        P0, V0 = batch.P0 * w_P, batch.V0 * w_V
+        P1, V1 = align_centroid(batch.P1 * w_P, P0, residue_mask) * w_P, batch.V1 * w_V
+        tau = torch.rand([batch.batch_size], generator=generator, dtype=dtype, device=P0.device)
+        Z_P, Z_V = standard_noise(residue_mask, mask, dtype, generator)
+        P_tau, V_tau = self.interpolant.interpolate(P0, V0, P1, V1, tau, Z_P, Z_V)
+        h = self.condition(P0, V0, batch.S, mask, residue_mask)
+        prediction = self.predict(h, P0, V0, P_tau, V_tau, tau, mask, residue_mask)
+        return self.interpolant.loss(prediction, P0, V0, P1, V1, tau, Z_P, Z_V, mask, residue_mask)
+
+    def parameter_counts(self) -> Dict[str, int]:
+        """Trainable parameters: 'conditioner' (with the residue embedding), each header, and 'total'."""
+        return parameter_counts(self)
+
+
+def parameter_counts(model: EquiJumpModel) -> Dict[str, int]:
+    """Trainable parameters of ``model`` by part: conditioner (with the residue embedding), the four headers,
+    and 'total'."""
+    net = model.network
+
+    def count(module: torch.nn.Module) -> int:
+        return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+    counts = {
+        "conditioner": count(net.conditioner) + count(net.residue_embedding),
+        "header_b_V": count(net.header_b_V),
+        "header_b_P": count(net.header_b_P),
+        "header_eta_V": count(net.header_eta_V),
+        "header_eta_P": count(net.header_eta_P),
+    }
+    counts["total"] = count(model)
+    return counts

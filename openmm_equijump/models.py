@@ -1,0 +1,87 @@
+"""Trained models by name or path, bound to a topology: ``load_model("chignolin", topology=pdb.topology)``.
+
+A trained model is a checkpoint of ``python -m openmm_equijump.train`` (the run folder or its
+``checkpoint.pt``); a shipped one is a folder of ``openmm_equijump/pretrained/`` holding ``model.pt`` (the
+same checkpoint without optimizer state) and its ``MODEL_CARD.md``. Binding it to a topology gives the jump
+module that ``EquiJumpIntegrator`` runs.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Optional, Union
+
+import torch
+from openmm.app import Topology
+
+from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from .export import export_jump_module
+from .sampler import JumpSampler, SamplerConfig
+from .train import load_trained_model
+
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+PRETRAINED_WEIGHTS = "model.pt"
+
+
+def available_models() -> list[str]:
+    """Names of the models shipped with the package."""
+    return sorted(p.parent.name for p in PRETRAINED_DIR.glob(f"*/{PRETRAINED_WEIGHTS}"))
+
+
+def model_path(name_or_path: Union[str, Path]) -> Path:
+    """The checkpoint file of a shipped model name, a training run folder or a checkpoint file."""
+    shipped = PRETRAINED_DIR / str(name_or_path) / PRETRAINED_WEIGHTS
+    if isinstance(name_or_path, str) and "/" not in name_or_path and shipped.is_file():
+        return shipped
+    path = Path(name_or_path)
+    if path.is_dir():
+        for candidate in (path / PRETRAINED_WEIGHTS, path / CHECKPOINT_NAME):
+            if candidate.is_file():
+                return candidate
+    elif path.is_file():
+        return path
+    raise FileNotFoundError(
+        f"no model {str(name_or_path)!r}: not a shipped model ({', '.join(available_models()) or 'none'}), "
+        f"a training output folder or a checkpoint file"
+    )
+
+
+def load_trained(name_or_path: Union[str, Path]):
+    """(EquiJumpModel with trained weights in eval mode, its TrainConfig)."""
+    model, config = load_trained_model(model_path(name_or_path))
+    return model.eval(), config
+
+
+def load_model(name_or_path: Union[str, Path], topology: Topology, *,
+               sampler: Optional[SamplerConfig] = None, latent_steps: Optional[int] = None,
+               temperature_K: Optional[float] = None, non_protein: str = "error") -> torch.jit.ScriptModule:
+    """The jump module of a trained model bound to ``topology``.
+
+    name_or_path: a shipped model (``available_models()``), a training run folder or a checkpoint file.
+    sampler: sampler settings (default ``SamplerConfig()``: SDE, 100 latent steps, eps 1); ``latent_steps``
+    overrides just that. temperature_K: the training temperature (K), needed only when the checkpoint does
+    not record it. non_protein: see ``topology.bind_topology``. Errors about residues, atoms and
+    solvent are raised here, as ``topology.TopologyError``.
+    """
+    model, config = load_trained(name_or_path)
+    temperature_K = temperature_K if temperature_K is not None else config.temperature_K
+    if temperature_K is None:
+        raise ValueError(f"model {str(name_or_path)!r} does not record the temperature of its training data; "
+                         "pass temperature_K=... (kelvin) to load_model")
+    sampler = sampler or SamplerConfig()
+    if latent_steps is not None:
+        sampler = replace(sampler, latent_steps=latent_steps)
+    transition = JumpSampler(model, sampler)
+    with torch.no_grad():
+        return export_jump_module(transition, topology, jump_ps=config.lag_ps, temperature_K=temperature_K,
+                                  settings=transition.settings(), non_protein=non_protein)
+
+
+def ship_model(run: Union[str, Path], name: str) -> Path:
+    """Copy a training run's final weights and config into ``pretrained/<name>/model.pt`` (no optimizer)."""
+    checkpoint = load_checkpoint(model_path(run))
+    keep = {k: v for k, v in checkpoint.items() if k not in ("optimizer", "rng", "format_version")}
+    target = PRETRAINED_DIR / name / PRETRAINED_WEIGHTS
+    target.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(target, keep)
+    return target

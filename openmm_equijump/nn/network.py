@@ -1,0 +1,81 @@
+"""The EquiJump network: a conditioner run once per jump and four headers run at every latent step."""
+from typing import Tuple
+
+import math
+import torch
+from e3nn import o3
+from e3nn.util.jit import compile_mode
+
+from ..topology import N_SLOTS
+from .deepnet import DeepNet
+from .graph import NeighbourGraph
+from .irreps import hidden_irreps
+
+
+def tau_embedding(tau: torch.Tensor, n_frequencies: int) -> torch.Tensor:
+    """Latent time tau (B,) in [0, 1] -> (B, 2 n + 1) invariant features [tau, sin(2 pi k tau), cos(2 pi k tau)]."""
+    k = torch.arange(1, n_frequencies + 1, dtype=tau.dtype, device=tau.device)
+    angle = 2.0 * math.pi * tau.unsqueeze(-1) * k
+    return torch.cat([tau.unsqueeze(-1), torch.sin(angle), torch.cos(angle)], dim=-1)
+
+
+@compile_mode("script")
+class EquiJumpNetwork(torch.nn.Module):
+    """Conditioner f_cond(S, X^t) and headers b_V, b_P, eta_V, eta_P(f_cond, X_tau, tau), all ``DeepNet``s.
+
+    Conditioner node input: a learned embedding of the residue type (H x 0e) and the 13 masked vectors of X^t
+    (13 x 1e), on the kNN graph of the anchors of X^t. Header node input: the conditioner's features
+    (H x 0e + H x 1e), the latent time (2 n_tau + 1 x 0e), the 13 masked vectors of X_tau (13 x 1e) and the
+    anchor displacement P_tau - P^t (1 x 1e; translation invariant because the interpolant keeps the anchor
+    centroid fixed), on the kNN graph of the anchors of X_tau, which the four headers share. The V headers
+    output 13 x 1e, the P headers 1 x 1e per residue.
+
+    Shapes: B proteins padded to N residues; P (B, N, 3) and V (B, N, 13, 3) in Angstrom; S (B, N) int64;
+    mask (B, N, 13) bool; residue_mask (B, N) bool; tau (B,).
+    """
+
+    def __init__(self, H: int, conditioner_layers: int, header_layers: int, k_neighbors: int, n_radial: int,
+                 r_max: float, n_residue_types: int, n_tau_frequencies: int):
+        super().__init__()
+        self.H = H
+        self.n_tau_frequencies = n_tau_frequencies
+        n_tau = 2 * n_tau_frequencies + 1
+        hidden = hidden_irreps(H)
+        self.neighbours = NeighbourGraph(k_neighbors, n_radial, r_max)
+        self.residue_embedding = torch.nn.Embedding(n_residue_types, H)
+        self.conditioner = DeepNet(o3.Irreps(f"{H}x0e + {N_SLOTS}x1e"), hidden, H, conditioner_layers, n_radial)
+        header_in = hidden + o3.Irreps(f"{n_tau}x0e + {N_SLOTS}x1e + {N_SLOTS}x1e + 1x1e")
+
+        def header(irreps_out: str) -> DeepNet:
+            return DeepNet(header_in, o3.Irreps(irreps_out), H, header_layers, n_radial)
+
+        self.header_b_V = header(f"{N_SLOTS}x1e")
+        self.header_b_P = header("1x1e")
+        self.header_eta_V = header(f"{N_SLOTS}x1e")
+        self.header_eta_P = header("1x1e")
+
+    @torch.jit.export
+    def condition(self, P0: torch.Tensor, V0: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,
+                  residue_mask: torch.Tensor) -> torch.Tensor:
+        """The embedding of X^t: (B, N, 4H) hidden features."""
+        V0 = V0 * mask.unsqueeze(-1).to(V0.dtype)
+        x = torch.cat([self.residue_embedding(S).to(P0.dtype), V0.flatten(-2)], dim=-1)
+        index, valid, radial, sh = self.neighbours(P0, residue_mask)
+        return self.conditioner(x, residue_mask, index, valid, radial, sh)
+
+    @torch.jit.export
+    def heads(self, h: torch.Tensor, P0: torch.Tensor, V0: torch.Tensor, P_tau: torch.Tensor, V_tau: torch.Tensor,
+              tau: torch.Tensor, mask: torch.Tensor, residue_mask: torch.Tensor
+              ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Raw header outputs b_P (B, N, 3), b_V (B, N, 13, 3), eta_P, eta_V, zero on padding."""
+        B, N = P_tau.shape[0], P_tau.shape[1]
+        vmask = mask.unsqueeze(-1).to(V_tau.dtype)
+        tau_features = tau_embedding(tau, self.n_tau_frequencies).unsqueeze(1).expand(B, N, -1)
+        x = torch.cat([h, tau_features, (V_tau * vmask).flatten(-2), ((V_tau - V0) * vmask).flatten(-2), P_tau - P0],
+                      dim=-1)
+        index, valid, radial, sh = self.neighbours(P_tau, residue_mask)
+        b_V = self.header_b_V(x, residue_mask, index, valid, radial, sh).reshape(B, N, -1, 3) * vmask
+        eta_V = self.header_eta_V(x, residue_mask, index, valid, radial, sh).reshape(B, N, -1, 3) * vmask
+        b_P = self.header_b_P(x, residue_mask, index, valid, radial, sh)
+        eta_P = self.header_eta_P(x, residue_mask, index, valid, radial, sh)
+        return b_P, b_V, eta_P, eta_V

@@ -1,0 +1,146 @@
+"""The two-sided interpolant, its losses and the model's training objective."""
+import math
+
+import pytest
+import torch
+
+from openmm_equijump.batch import PairBatch
+from openmm_equijump.interpolants import (InterpolantConfig, TwoSidedInterpolant, align_centroid, centred,
+                                          make_interpolant, standard_noise)
+from openmm_equijump.model import EquiJumpModel, ModelConfig
+
+from test_nn import random_cloud
+
+
+def test_noise_reading_is_a_setting_with_variance_as_default():
+    default = InterpolantConfig()
+    assert (default.scale_P, default.scale_V) == (math.sqrt(3.0), 1.0)
+    scale = InterpolantConfig(noise_reading="scale")
+    assert (scale.scale_P, scale.scale_V) == (3.0, 1.0)
+    with pytest.raises(ValueError, match="noise_reading"):
+        InterpolantConfig(noise_reading="std")
+    with pytest.raises(ValueError, match="kind"):
+        InterpolantConfig(kind="ddpm")
+    with pytest.raises(ValueError, match="sigma_P"):
+        InterpolantConfig(sigma_P=0.0)
+    assert isinstance(make_interpolant(default), TwoSidedInterpolant)
+
+
+def _pair(seed=0):
+    P0, V0, S, mask, residue_mask = random_cloud(2, 9, seed)
+    P1, V1, _, _, _ = random_cloud(2, 9, seed + 1)
+    return P0, V0, P1, V1 * mask.unsqueeze(-1), S, mask, residue_mask
+
+
+def test_interpolant_hits_both_ends_and_gamma_vanishes_there():
+    interpolant = TwoSidedInterpolant(InterpolantConfig(noise_reading="scale"))
+    P0, V0, P1, V1, _, mask, residue_mask = _pair()
+    Z_P, Z_V = standard_noise(residue_mask, mask, torch.float64, torch.Generator().manual_seed(0))
+    for t, (P_end, V_end) in ((0.0, (P0, V0)), (1.0, (P1, V1))):
+        tau = torch.full([2], t, dtype=torch.float64)
+        P, V = interpolant.interpolate(P0, V0, P1, V1, tau, Z_P, Z_V)
+        assert torch.equal(P, P_end) and torch.equal(V, V_end)
+    gamma_P, gamma_V = interpolant.gamma(torch.tensor([0.5], dtype=torch.float64))
+    assert (gamma_P.item(), gamma_V.item()) == (0.75, 0.25)
+
+
+def test_noise_is_masked_centred_and_reproducible():
+    _, _, _, mask, residue_mask = random_cloud(2, 9)
+    Z_P, Z_V = standard_noise(residue_mask, mask, torch.float64, torch.Generator().manual_seed(3))
+    assert torch.equal(Z_V[~mask], torch.zeros_like(Z_V[~mask]))
+    assert torch.equal(Z_P[~residue_mask], torch.zeros_like(Z_P[~residue_mask]))
+    torch.testing.assert_close(Z_P.sum(1), torch.zeros(2, 3, dtype=torch.float64), atol=1e-12, rtol=0)
+    again = standard_noise(residue_mask, mask, torch.float64, torch.Generator().manual_seed(3))
+    assert torch.equal(again[0], Z_P) and torch.equal(again[1], Z_V)
+
+
+def test_align_centroid_moves_the_target_onto_the_start_centroid():
+    P0, _, P1, _, _, _, residue_mask = _pair()
+    aligned = align_centroid(P1, P0, residue_mask)
+    w = residue_mask.unsqueeze(-1).double()
+    centroid = lambda P: (P * w).sum(1) / w.sum(1)  # noqa: E731
+    torch.testing.assert_close(centroid(aligned), centroid(P0), atol=1e-12, rtol=0)
+    torch.testing.assert_close(centred(aligned, residue_mask), centred(P1, residue_mask), atol=1e-12, rtol=0)
+
+
+def test_losses_reach_their_floor_at_the_targets_and_have_the_right_sign():
+    interpolant = TwoSidedInterpolant(InterpolantConfig())
+    P0, V0, P1, V1, _, mask, residue_mask = _pair()
+    Z_P, Z_V = standard_noise(residue_mask, mask, torch.float64, torch.Generator().manual_seed(1))
+    tau = torch.tensor([0.25, 0.7], dtype=torch.float64)
+    gd_P, gd_V = interpolant.gamma_dot(tau)
+    w_P = residue_mask.unsqueeze(-1).double()
+    targets = ((P1 - P0 + gd_P.view(-1, 1, 1) * Z_P) * w_P, V1 - V0 + gd_V.view(-1, 1, 1, 1) * Z_V, Z_P, Z_V)
+    args = (P0, V0, P1, V1, tau, Z_P, Z_V, mask, residue_mask)
+    at_target = interpolant.loss(targets, *args)
+    torch.testing.assert_close(at_target["loss"], at_target["floor"], atol=1e-12, rtol=0)
+    # eta-loss is 1/2 |eta|^2 - Z . eta: predicting +Z beats predicting -Z (the "+ Z . eta" misprint reverses it)
+    flipped = interpolant.loss((targets[0], targets[1], -Z_P, -Z_V), *args)
+    assert flipped["eta_P"] > at_target["eta_P"] and flipped["eta_V"] > at_target["eta_V"]
+    perturbed = tuple(t + 0.1 * torch.randn_like(t) for t in targets)
+    assert interpolant.loss(perturbed, *args)["loss"] > at_target["loss"]
+
+
+def test_losses_ignore_padded_slots_and_residues():
+    interpolant = TwoSidedInterpolant(InterpolantConfig())
+    P0, V0, P1, V1, _, mask, residue_mask = _pair()
+    Z_P, Z_V = standard_noise(residue_mask, mask, torch.float64, torch.Generator().manual_seed(2))
+    tau = torch.tensor([0.4, 0.6], dtype=torch.float64)
+    prediction = tuple(torch.randn_like(x) for x in (P0, V0, P0, V0))
+    args = (P0, V0, P1, V1, tau, Z_P, Z_V, mask, residue_mask)
+    reference = interpolant.loss(prediction, *args)
+    garbage = []
+    for x, m in zip(prediction, (residue_mask, mask, residue_mask, mask)):
+        x = x.clone()
+        x[~m] = 1e3
+        garbage.append(x)
+    V1_garbage = V1.clone()
+    V1_garbage[~mask] = -50.0
+    polluted = interpolant.loss(tuple(garbage), P0, V0, P1, V1_garbage, tau, Z_P, Z_V, mask, residue_mask)
+    for name, value in reference.items():
+        torch.testing.assert_close(polluted[name], value, atol=1e-12, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def model() -> EquiJumpModel:
+    torch.manual_seed(0)
+    return EquiJumpModel(ModelConfig(H=8, conditioner_layers=1, header_layers=1, k_neighbors=4, n_radial=8)).double()
+
+
+def _batch(seed=0) -> PairBatch:
+    P0, V0, P1, V1, S, mask, residue_mask = _pair(seed)
+    return PairBatch(P0=P0, V0=V0, P1=P1, V1=V1, S=S, mask=mask, residue_mask=residue_mask)
+
+
+def test_model_loss_is_scalar_differentiable_and_reproducible(model):
+    batch = _batch()
+    losses = model.loss(batch, torch.Generator().manual_seed(5))
+    assert set(losses) == {"loss", "b_P", "b_V", "eta_P", "eta_V", "floor"}
+    assert all(v.dim() == 0 and torch.isfinite(v) for v in losses.values())
+    model.zero_grad()
+    losses["loss"].backward()
+    for part in ("conditioner", "header_b_V", "header_b_P", "header_eta_V", "header_eta_P"):
+        grads = [p.grad for p in getattr(model.network, part).parameters() if p.grad is not None]
+        assert grads and any(g.abs().sum() > 0 for g in grads), f"no gradient reaches {part}"
+    again = model.loss(batch, torch.Generator().manual_seed(5))
+    torch.testing.assert_close(again["loss"], losses["loss"], atol=0, rtol=0)
+
+
+def test_model_loss_ignores_translations_of_either_frame(model):
+    """The network sees only relative positions and the target is moved onto the start's centroid, so the
+    whole-protein displacement between the two frames does not enter the loss."""
+    batch = _batch()
+    shifted = _batch()
+    shifted.P0 = batch.P0 + torch.tensor([5.0, -3.0, 1.0], dtype=torch.float64)
+    shifted.P1 = batch.P1 + torch.tensor([-20.0, 7.0, 4.0], dtype=torch.float64)
+    with torch.no_grad():
+        a = model.loss(batch, torch.Generator().manual_seed(6))
+        b = model.loss(shifted, torch.Generator().manual_seed(6))
+    for name in a:
+        torch.testing.assert_close(b[name], a[name], atol=1e-9, rtol=0)
+
+
+def test_parameter_counts_add_up(model):
+    counts = model.parameter_counts()
+    assert counts["total"] == sum(v for k, v in counts.items() if k != "total")
+    assert counts["total"] == sum(p.numel() for p in model.parameters())

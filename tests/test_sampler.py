@@ -1,0 +1,117 @@
+"""The jump sampler: reproducibility, symmetry (rotation with rotated noise, translation), scripting."""
+import math
+
+import pytest
+import torch
+from e3nn.util.jit import script
+
+from openmm_equijump.interpolants import standard_noise
+from openmm_equijump.model import EquiJumpModel, ModelConfig
+from openmm_equijump.sampler import JumpSampler, SamplerConfig
+
+from test_nn import random_cloud, random_rotation
+
+STEPS = 4
+
+
+@pytest.fixture(scope="module")
+def model() -> EquiJumpModel:
+    torch.manual_seed(0)
+    return EquiJumpModel(ModelConfig(H=8, conditioner_layers=1, header_layers=1, k_neighbors=4, n_radial=8)).double()
+
+
+@pytest.fixture(scope="module")
+def sampler(model) -> JumpSampler:
+    return JumpSampler(model, SamplerConfig(latent_steps=STEPS))
+
+
+def _replicas():
+    """Two conformations (R = 2) of one 9-residue protein: P (2, 9, 3), V (2, 9, 13, 3), S (9,), mask (9, 13)."""
+    P, V, S, mask, _ = random_cloud(2, 9)
+    mask = mask[0]
+    return P, V * mask.unsqueeze(-1), S[0], mask
+
+
+def test_jump_is_finite_masked_centroid_preserving_and_seeded(sampler):
+    P, V, S, mask = _replicas()
+    with torch.no_grad():
+        P1, V1 = sampler(P, V, S, mask, 7)
+        P1_again, V1_again = sampler(P, V, S, mask, 7)
+        P1_other, _ = sampler(P, V, S, mask, 8)
+    assert P1.shape == P.shape and V1.shape == V.shape
+    assert torch.isfinite(P1).all() and torch.isfinite(V1).all()
+    assert torch.equal(V1[:, ~mask], torch.zeros_like(V1[:, ~mask]))
+    torch.testing.assert_close(P1.mean(1), P.mean(1), atol=1e-10, rtol=0)
+    assert torch.equal(P1, P1_again) and torch.equal(V1, V1_again)
+    assert not torch.allclose(P1, P1_other)
+    assert (P1 - P).abs().max() > 1e-3, "the jump did not move the protein"
+
+
+@pytest.mark.parametrize("mode", ["sde", "ode"])
+def test_jump_is_rotation_equivariant_with_rotated_noise(model, mode):
+    """transport(R X, R noise) = R transport(X, noise); as the noise is isotropic, the jump's distribution is
+    rotation-equivariant."""
+    sampler = JumpSampler(model, SamplerConfig(latent_steps=STEPS, mode=mode))
+    P, V, S, mask = _replicas()
+    R_, N = P.shape[0], P.shape[1]
+    masks = mask.expand(R_, N, 13)
+    residue_mask = torch.ones(R_, N, dtype=torch.bool)
+    g = torch.Generator().manual_seed(0)
+    noise = [standard_noise(residue_mask, masks, torch.float64, g) for _ in range(STEPS)]
+    noise_P = torch.stack([n[0] for n in noise])
+    noise_V = torch.stack([n[1] for n in noise])
+    R = random_rotation(11)
+    with torch.no_grad():
+        P1, V1 = sampler.transport(P, V, S.expand(R_, N), masks, residue_mask, noise_P, noise_V)
+        P1_rot, V1_rot = sampler.transport(P @ R.T, V @ R.T, S.expand(R_, N), masks, residue_mask,
+                                           noise_P @ R.T, noise_V @ R.T)
+    torch.testing.assert_close(P1_rot, P1 @ R.T, atol=1e-9, rtol=0)
+    torch.testing.assert_close(V1_rot, V1 @ R.T, atol=1e-9, rtol=0)
+
+
+def test_jump_is_translation_equivariant(sampler):
+    P, V, S, mask = _replicas()
+    shift = torch.tensor([12.0, -30.0, 4.5], dtype=torch.float64)
+    with torch.no_grad():
+        P1, V1 = sampler(P, V, S, mask, 3)
+        P1_shifted, V1_shifted = sampler(P + shift, V, S, mask, 3)
+    torch.testing.assert_close(P1_shifted, P1 + shift, atol=1e-9, rtol=0)
+    torch.testing.assert_close(V1_shifted, V1, atol=1e-9, rtol=0)
+
+
+def test_scripted_jump_matches_eager_also_after_save_and_load(sampler, tmp_path):
+    P, V, S, mask = _replicas()
+    scripted = script(sampler, in_place=False)
+    path = tmp_path / "sampler.pt"
+    torch.jit.save(scripted, str(path))
+    loaded = torch.jit.load(str(path))
+    # Graph-executor optimization off, as the C++ plugin runs the module (no profiling warm-up).
+    with torch.no_grad(), torch.jit.optimized_execution(False):
+        eager = sampler(P, V, S, mask, 42)
+        for other in (scripted(P, V, S, mask, 42), loaded(P, V, S, mask, 42)):
+            torch.testing.assert_close(other[0], eager[0], atol=1e-12, rtol=0)
+            torch.testing.assert_close(other[1], eager[1], atol=1e-12, rtol=0)
+
+
+def test_denoiser_coefficient_is_capped_and_zero_where_gamma_vanishes(model):
+    dtau = 0.01
+    capped = JumpSampler(model, SamplerConfig(latent_steps=100))
+    assert capped._denoiser_and_noise(0.0, dtau) == (0.0, 0.0)
+    a, noise = capped._denoiser_and_noise(0.05, dtau)  # eps_k = 0.05^2 / 0.01 = 0.25
+    assert math.isclose(a, 0.25 / 0.05) and math.isclose(noise, math.sqrt(2 * 0.25 * dtau))
+    a, noise = capped._denoiser_and_noise(0.5, dtau)  # mid-interval: the paper's eps = 1
+    assert math.isclose(a, 1.0 / 0.5) and math.isclose(noise, math.sqrt(2 * dtau))
+    paper = JumpSampler(model, SamplerConfig(latent_steps=100, relaxation_limit=math.inf))
+    assert paper._denoiser_and_noise(0.0, dtau) == (0.0, math.sqrt(2 * dtau))
+    assert math.isclose(paper._denoiser_and_noise(0.05, dtau)[0], 1.0 / 0.05)
+
+
+def test_settings_and_config_validation(sampler):
+    settings = sampler.settings()
+    assert settings["latent_steps"] == STEPS and settings["eps"] == 1.0 and settings["sde"] == 1.0
+    assert all(isinstance(v, float) for v in settings.values())
+    assert math.isclose(settings["noise_scale_P_A"], math.sqrt(3.0))
+    with pytest.raises(ValueError, match="mode"):
+        SamplerConfig(mode="heun")
+    with pytest.raises(ValueError, match="latent_steps"):
+        SamplerConfig(latent_steps=0)
