@@ -12,7 +12,6 @@ frame index, so the DCD header is read here (``dcd_frame_interval_ps``); formats
 """
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -20,10 +19,9 @@ from typing import Sequence
 import mdtraj as md
 import numpy as np
 
+from ..dcd import dcd_header_interval_ps
 from ..topology import canonical_atom_name, canonical_residue_name
 
-#: One AKMA time unit (the DCD header's time step unit) in ps.
-AKMA_TIME_PS = 0.04888821
 
 #: Formats whose time column mdtraj reads from the file (ps).
 _TIMED_SUFFIXES = {".xtc", ".trr", ".h5", ".nc", ".ncdf", ".netcdf"}
@@ -42,32 +40,11 @@ def dcd_frame_interval_ps(path: str | Path) -> float:
     Raises ValueError when the file is not a DCD, or when its header carries no interval: a zero
     step, or the placeholder that mdtraj and VMD write (1 AKMA time unit, 1 step per frame).
     """
-    interval = _dcd_header_interval_ps(Path(path))
+    interval = dcd_header_interval_ps(path)
     if interval is None:
         raise ValueError(f"{path}: the DCD header carries no frame interval (a zero or placeholder "
                          "time step, as mdtraj and VMD write); pass the interval in ps explicitly")
     return interval
-
-
-def _dcd_header_interval_ps(path: Path) -> float | None:
-    with open(path, "rb") as handle:
-        head = handle.read(92)
-    for order in "<>":
-        if len(head) == 92 and struct.unpack(order + "i", head[:4])[0] == 84 and head[4:8] == b"CORD":
-            break
-    else:
-        raise ValueError(f"{path}: not a DCD file (no 84-byte 'CORD' header record)")
-    control = head[8:88]
-    steps_per_frame = struct.unpack(order + "i", control[8:12])[0]
-    charmm_version = struct.unpack(order + "i", control[76:80])[0]
-    if charmm_version:
-        timestep_akma = struct.unpack(order + "f", control[36:40])[0]
-    else:
-        timestep_akma = struct.unpack(order + "d", control[36:44])[0]
-    if not (steps_per_frame > 0 and timestep_akma > 0) or (steps_per_frame, timestep_akma) == (1, 1.0):
-        return None
-    # the time step is a float32 in AKMA units: 4 fs reads back as 4.0000000119 fs
-    return float(f"{steps_per_frame * timestep_akma * AKMA_TIME_PS:.6g}")
 
 
 def trajectory_frame_interval_ps(path: str | Path, trajectory: md.Trajectory) -> float | None:
@@ -78,7 +55,7 @@ def trajectory_frame_interval_ps(path: str | Path, trajectory: md.Trajectory) ->
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".dcd":
-        return _dcd_header_interval_ps(path)
+        return dcd_header_interval_ps(path)
     if suffix in _TIMED_SUFFIXES and trajectory.n_frames > 1:
         steps = np.diff(trajectory.time)
         if steps[0] > 0 and np.allclose(steps, steps[0], rtol=1e-3):

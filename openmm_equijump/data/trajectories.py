@@ -16,7 +16,6 @@ Frame interval rules (``frame_interval_ps``):
 from __future__ import annotations
 
 import re
-import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +24,10 @@ import mdtraj
 import numpy as np
 import torch
 
+from ..dcd import dcd_header_interval_ps
 from ..tensorcloud import TensorCloudMap
 from ..topology import ProteinBinding, TopologyError, bind_topology
 
-# One AKMA time unit (CHARMM, NAMD and OpenMM DCD headers) in picoseconds.
-AKMA_TIME_PS = 0.04888821
 # Monatomic ions stripped together with water, by element or by residue name (GRO files carry no elements,
 # and mdtraj guesses "NA" as nitrogen; CHARMM calls them SOD, CLA, POT, CAL).
 ION_ELEMENTS = frozenset("Li Na K Rb Cs Mg Ca Sr Ba Zn Mn Fe Co Ni Cu Cd F Cl Br I".split())
@@ -104,32 +102,11 @@ def load_topology(path: str | Path) -> mdtraj.Topology:
 
 
 def dcd_frame_interval_ps(path: str | Path) -> float | None:
-    """The frame interval of a DCD from its header (time step x steps between frames), or None if absent.
-
-    Handles both byte orders, CHARMM (float32 time step) and X-PLOR (float64) headers.
-    """
-    with open(path, "rb") as handle:
-        record = handle.read(92)
-    if len(record) < 92:
-        raise TrajectoryError(f"trajectory {path}: too short for a DCD header ({len(record)} bytes)")
-    for order in "<>":
-        if struct.unpack(order + "i", record[:4])[0] == 84 and record[4:8] == b"CORD":
-            break
-    else:
-        raise TrajectoryError(f"trajectory {path}: not a DCD file (no 'CORD' header)")
-    control = record[8:88]  # 20 int32 words
-    steps_between_frames = struct.unpack(order + "i", control[8:12])[0]
-    charmm_version = struct.unpack(order + "i", control[76:80])[0]
-    if charmm_version != 0:
-        time_step_akma = struct.unpack(order + "f", control[36:40])[0]
-    else:
-        time_step_akma = struct.unpack(order + "d", control[36:44])[0]
-    if steps_between_frames <= 0 or not np.isfinite(time_step_akma) or time_step_akma <= 0:
-        return None
-    if time_step_akma == 1.0 and steps_between_frames == 1:
-        # What mdtraj (and other converters) write when they know no time step: a placeholder, not 49 fs.
-        return None
-    return _significant(time_step_akma * AKMA_TIME_PS * steps_between_frames)
+    """The frame interval of a DCD from its header, or None if it records none (see ``dcd``)."""
+    try:
+        return dcd_header_interval_ps(path)
+    except ValueError as error:
+        raise TrajectoryError(f"trajectory {error}") from error
 
 
 def _significant(value: float) -> float:

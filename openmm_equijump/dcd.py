@@ -1,0 +1,40 @@
+"""The frame interval written in a DCD header.
+
+mdtraj reports a DCD's time as the frame index and ignores the header, so the interval is read here: the
+integration time step (AKMA units) times the number of steps between saved frames. The trainer and the
+analysis both read DCD intervals through this one function.
+"""
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+#: One AKMA time unit in ps (the unit of a DCD header's time step).
+AKMA_TIME_PS = 0.04888821
+
+
+def dcd_header_interval_ps(path: str | Path) -> float | None:
+    """The frame interval (ps) in the header of the DCD file ``path``, or None when it records none.
+
+    CHARMM/NAMD/OpenMM (float32 time step) and X-PLOR (float64) headers in either byte order. A zero step, or
+    the placeholder that mdtraj and VMD write (1 AKMA unit, 1 step per frame), records no interval. The value
+    is rounded to 6 significant digits: the header's float32 reads 4 fs as 4.0000000119 fs, and 10 ps must
+    read as 10.0. Raises ValueError when ``path`` is not a DCD file.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(92)
+    for order in "<>":
+        if len(head) == 92 and struct.unpack(order + "i", head[:4])[0] == 84 and head[4:8] == b"CORD":
+            break
+    else:
+        raise ValueError(f"{path}: not a DCD file (no 84-byte 'CORD' header record)")
+    control = head[8:88]  # 20 int32 words
+    steps_per_frame = struct.unpack(order + "i", control[8:12])[0]
+    charmm_version = struct.unpack(order + "i", control[76:80])[0]
+    if charmm_version:
+        timestep_akma = struct.unpack(order + "f", control[36:40])[0]
+    else:
+        timestep_akma = struct.unpack(order + "d", control[36:44])[0]
+    if not (steps_per_frame > 0 and timestep_akma > 0) or (steps_per_frame, timestep_akma) == (1, 1.0):
+        return None
+    return float(f"{steps_per_frame * timestep_akma * AKMA_TIME_PS:.6g}")
