@@ -1,0 +1,364 @@
+"""Run EquiJump through ``openmm.app.Simulation``: ``python -m openmm_equijump.simulate``.
+
+With no argument it simulates the shipped chignolin structure with the shipped ``chignolin`` model, measures
+OpenMM MD of the same System in the same run, and compares the jumps with the reference MD that ships with
+the model:
+
+    python -m openmm_equijump.simulate
+    python -m openmm_equijump.simulate --pdb protein.pdb --model runs/mine --jumps 500 --replicas 4 --out runs/ej
+
+Each replica is one ``Simulation`` (the System of ``md.native_obc2_system``: amber14 + OBC2 as the native
+GBSAOBCForce, HBonds, hydrogen mass 4 amu -- the System the MD yardstick runs) with an ``EquiJumpIntegrator``
+seeded ``seed + replica``, started from the structure's positions. The replicas run one after the other, so
+the batch size of every jump is 1: batching the replicas into one call of the jump module is a later step.
+
+Output folder (a new run replaces the files an earlier one wrote there): ``topology.pdb`` (the structure
+simulated), ``replica_<r>.dcd`` (one frame per jump; its header carries the jump interval), ``replica_<r>.csv``
+(StateDataReporter: step, time, potential energy, temperature of the velocities drawn after the jump, speed),
+``simulate_config.yaml``, ``summary.json`` and, when the model ships reference MD of this protein
+(``pretrained/<name>/reference/``), ``analysis/``: the TIC1 x TIC2 free-energy surface of the jumps against
+that reference, the other figures of ``python -m openmm_equijump.analyze`` and its ``metrics.json``.
+
+Speed is reported the way DESIGN.md asks: EquiJump's simulated ns/day over OpenMM MD's ns/day of the same
+System, measured side by side in this run, with the batch size and the latent steps beside the ratio. The
+steady-state rate leaves out each replica's first jump, whose latency (TorchScript loading and warm-up) is
+reported on its own.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+import mdtraj
+import openmm
+import openmm.app as app
+import torch
+import yaml
+from tqdm import tqdm
+
+from .analysis import AnalysisSettings, AtomMatchError, compare_dynamics, load_ensemble
+from .analysis.plots import write_figures
+from .analysis.report import summary_table, write_metrics
+from .integrator import EquiJumpIntegrator, JumpModuleError
+from .md import md_ns_per_day, native_obc2_system
+from .models import PRETRAINED_DIR, load_model, model_path
+from .prepare import prepare_structure
+from .topology import TopologyError
+
+#: Jumps per replica of the default run. Tune to the shipped model's jump latency so that the default run
+#: (jumps, MD yardstick and analysis) takes a few minutes on two CPU cores.
+DEFAULT_JUMPS = 50
+DEFAULT_MODEL = "chignolin"
+DEFAULT_PDB = PRETRAINED_DIR / "chignolin" / "structure.pdb"
+DEFAULT_OUT = "equijump_chignolin"
+#: The progress bar is refreshed after chunks of jumps that take about this long (at least one jump each).
+CHUNK_SECONDS = 1.0
+#: Fewer generated frames than this (over all replicas) cannot carry the TICA/MSM comparison.
+MIN_ANALYSIS_FRAMES = 20
+#: Where a model's reference MD ships: <model folder>/reference/ with heavy_atoms.pdb and trajectories.
+REFERENCE_DIR = "reference"
+REFERENCE_TOPOLOGY = "heavy_atoms.pdb"
+
+
+class SimulateError(ValueError):
+    """A run that cannot start: a missing structure, a System the force field cannot build, bad settings."""
+
+
+@dataclass
+class SimulateConfig:
+    """Settings of one ``simulate`` run; saved as ``simulate_config.yaml`` in the output folder.
+
+    pdb: structure (PDB or PDBx/mmCIF), simulation-ready unless ``prepare``. model: a shipped model name, a
+    training run folder or a checkpoint. jumps: per replica. latent_steps: sampler steps per jump (None: the
+    sampler's default). seed: replica r uses seed + r (>= 1: 0 would make the integrator pick a random one).
+    temperature: K of the velocities drawn after each jump and of the MD yardstick (None: the model's).
+    platform: OpenMM platform of the Simulations and the MD yardstick ("auto": CUDA when OpenMM has it, else
+    CPU). device: where the jump module runs ("auto", "cpu", "cuda", ...). md_seconds: how long the MD
+    yardstick runs. compare: measure the MD yardstick and analyse against the model's reference MD.
+    prepare: make the structure simulation-ready first (PDBFixer: hydrogens, missing atoms; see prepare.py).
+    """
+
+    pdb: str = str(DEFAULT_PDB)
+    model: str = DEFAULT_MODEL
+    jumps: int = DEFAULT_JUMPS
+    replicas: int = 1
+    out: str = DEFAULT_OUT
+    latent_steps: Optional[int] = None
+    seed: int = 1
+    temperature: Optional[float] = None
+    platform: str = "auto"
+    device: str = "auto"
+    md_seconds: float = 10.0
+    compare: bool = True
+    prepare: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("jumps", "replicas"):
+            if getattr(self, name) < 1:
+                raise SimulateError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.latent_steps is not None and self.latent_steps < 1:
+            raise SimulateError(f"latent_steps must be >= 1, got {self.latent_steps}")
+        if self.seed < 1:
+            raise SimulateError(f"seed must be >= 1 (replica r uses seed + r; the integrator reads 0 as "
+                                f"'random'), got {self.seed}")
+        if self.md_seconds <= 0:
+            raise SimulateError(f"md_seconds must be > 0, got {self.md_seconds}")
+
+
+def resolve_platform(name: str) -> str:
+    """An OpenMM platform name; "auto" is CUDA when this OpenMM has it, else CPU."""
+    available = [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
+    if name == "auto":
+        return "CUDA" if "CUDA" in available else "CPU"
+    if name not in available:
+        raise SimulateError(f"OpenMM platform {name!r} is not available here; choose one of {available}")
+    return name
+
+
+def read_structure(config: SimulateConfig) -> tuple[app.Topology, list]:
+    """(topology, positions) of the structure to simulate, prepared by PDBFixer when asked."""
+    path = Path(config.pdb)
+    if not path.is_file():
+        raise SimulateError(f"structure file {path} does not exist")
+    if config.prepare:
+        prepared = prepare_structure(path)
+        for change in prepared.changes:
+            print(f"prepare: {change}", file=sys.stderr)
+        return prepared.topology, prepared.positions
+    reader = app.PDBxFile if path.suffix.lower() in (".cif", ".mmcif", ".pdbx") else app.PDBFile
+    structure = reader(str(path))
+    return structure.topology, structure.positions
+
+
+def build_system(topology: app.Topology, pdb: str) -> openmm.System:
+    """The System of the MD yardstick (md.native_obc2_system), or a SimulateError that suggests --prepare."""
+    try:
+        return native_obc2_system(topology)
+    except ValueError as error:  # amber14 has no template: hydrogens or heavy atoms missing, unknown residue
+        raise SimulateError(f"{pdb}: amber14 + OBC2 cannot build a System for this structure ({error}); "
+                            "pass --prepare to add hydrogens and missing atoms with PDBFixer, or give a "
+                            "simulation-ready structure") from error
+
+
+def jump_device(device: str) -> str:
+    """The device the jump module runs on: "auto" resolved as the plugin resolves it (libtorch sees a GPU)."""
+    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+
+
+def reference_md(model: str) -> Optional[tuple[Path, list[Path]]]:
+    """(topology, trajectories) of the reference MD shipped beside a model, or None."""
+    folder = model_path(model).parent / REFERENCE_DIR
+    topology = folder / REFERENCE_TOPOLOGY
+    trajectories = sorted(p for p in folder.glob("*") if p.suffix in (".xtc", ".dcd") and p.is_file())
+    if not topology.is_file() or not trajectories:
+        return None
+    return topology, trajectories
+
+
+def run_replica(index: int, config: SimulateConfig, topology: app.Topology, positions, system: openmm.System,
+                jump_module, platform: str, out: Path, bar: tqdm) -> dict:
+    """Jump one replica ``config.jumps`` times with reporters attached; returns its timings (s): setup (System,
+    Context, the plugin reading the module), the first jump, and all jumps including the first."""
+    setup = time.perf_counter()
+    integrator = EquiJumpIntegrator(jump_module, temperature=config.temperature, seed=config.seed + index,
+                                    device=config.device)
+    simulation = app.Simulation(topology, system, integrator,
+                                openmm.Platform.getPlatformByName(platform))
+    simulation.context.setPositions(positions)
+    simulation.reporters.append(app.DCDReporter(str(out / f"replica_{index}.dcd"), 1))
+    simulation.reporters.append(app.StateDataReporter(
+        str(out / f"replica_{index}.csv"), 1, step=True, time=True, potentialEnergy=True, temperature=True,
+        speed=True))
+    setup_s = time.perf_counter() - setup
+    start = time.perf_counter()
+    simulation.step(1)
+    first_jump_s = time.perf_counter() - start
+    bar.update(1)
+    done, chunk = 1, 1
+    while done < config.jumps:
+        chunk = min(chunk, config.jumps - done)
+        started = time.perf_counter()
+        simulation.step(chunk)
+        done += chunk
+        bar.update(chunk)
+        per_jump = (time.perf_counter() - started) / chunk
+        chunk = max(1, int(CHUNK_SECONDS / max(per_jump, 1e-6)))
+    return {"setup_s": setup_s, "first_jump_s": first_jump_s, "jumps_s": time.perf_counter() - start}
+
+
+def analyse(config: SimulateConfig, out: Path, reference: tuple[Path, list[Path]]) -> dict:
+    """Compare the replicas' jumps with the reference MD: out/analysis/ (metrics.json, figures)."""
+    topology_file, trajectories = reference
+    reference_topology = mdtraj.load_topology(str(topology_file))
+    reference_ensemble = load_ensemble(trajectories, topology_file, reference_topology, what="reference")
+    generated = load_ensemble([out / f"replica_{r}.dcd" for r in range(config.replicas)], out / "topology.pdb",
+                              reference_topology, what="generated")
+    metrics = compare_dynamics(reference_ensemble, generated, mdtraj.load(str(out / "topology.pdb")),
+                               AnalysisSettings())
+    folder = out / "analysis"
+    write_metrics(metrics, folder / "metrics.json")
+    figures = write_figures(metrics, folder)
+    print(summary_table(metrics))
+    return {"metrics": str(folder / "metrics.json"), "figures": [str(p) for p in figures],
+            "reference": [str(p) for p in trajectories],
+            "divergences_reweighted": metrics.comparison.divergences(True),
+            "noise_floor_reweighted": metrics.noise_floor.divergences(True) if metrics.noise_floor else None}
+
+
+def clear_previous_run(out: Path) -> None:
+    """Remove what an earlier run wrote into ``out`` (replica files, analysis), so that no stale file sits
+    beside the new summary; other files are left alone."""
+    for path in (*out.glob("replica_*.dcd"), *out.glob("replica_*.csv"), out / "summary.json"):
+        path.unlink(missing_ok=True)
+    if (out / "analysis").is_dir():
+        shutil.rmtree(out / "analysis")
+
+
+def simulate(config: SimulateConfig) -> dict:
+    """Run ``config`` and write its output folder (see the module docstring); returns the summary."""
+    started = time.perf_counter()
+    platform = resolve_platform(config.platform)
+    topology, positions = read_structure(config)
+    loading = time.perf_counter()
+    try:
+        jump_module = load_model(config.model, topology, latent_steps=config.latent_steps)
+    except TopologyError as error:
+        raise TopologyError(f"{config.pdb}: {error} (--prepare removes water, ions and heterogens)") from error
+    load_s = time.perf_counter() - loading
+    system = build_system(topology, config.pdb)  # one System, shared by the replicas' Simulations
+    # the output folder is touched only once the inputs are known to work
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    clear_previous_run(out)
+    (out / "simulate_config.yaml").write_text(yaml.safe_dump(asdict(config), sort_keys=False))
+    with open(out / "topology.pdb", "w") as handle:
+        app.PDBFile.writeFile(topology, positions, handle, keepIds=True)
+    jump_ps = float(jump_module.jump_ps)
+    latent_steps = int(jump_module.settings["latent_steps"])
+
+    timings = []
+    with tqdm(total=config.jumps * config.replicas, unit="jump", desc="EquiJump", dynamic_ncols=True) as bar:
+        for index in range(config.replicas):
+            timings.append(run_replica(index, config, topology, positions, system, jump_module, platform, out, bar))
+
+    jumps_total = config.jumps * config.replicas
+    simulated_ns = jumps_total * jump_ps / 1000.0
+    jump_wall_s = sum(t["jumps_s"] for t in timings)
+    steady_wall_s = jump_wall_s - sum(t["first_jump_s"] for t in timings)
+    summary = {
+        "model": config.model, "pdb": config.pdb, "jump_ps": jump_ps, "latent_steps": latent_steps,
+        "batch_size": 1, "replicas": config.replicas, "jumps_per_replica": config.jumps,
+        "jumps_done": jumps_total, "simulated_ns": simulated_ns, "platform": platform,
+        "device": jump_device(config.device), "model_load_s": load_s,
+        "setup_s": [t["setup_s"] for t in timings], "first_jump_s": [t["first_jump_s"] for t in timings],
+        "jump_wall_s": jump_wall_s,
+        "equijump_ns_per_day": simulated_ns / jump_wall_s * 86400.0,
+        "equijump_ns_per_day_steady": ((jumps_total - config.replicas) * jump_ps / 1000.0 / steady_wall_s * 86400.0
+                                       if config.jumps > 1 and steady_wall_s > 0 else None),
+        "md_ns_per_day": None, "ratio": None, "ratio_steady": None, "analysis": None,
+        "trajectories": [str(out / f"replica_{r}.dcd") for r in range(config.replicas)],
+        "logs": [str(out / f"replica_{r}.csv") for r in range(config.replicas)],
+    }
+    if config.compare:
+        temperature = config.temperature if config.temperature is not None else float(jump_module.temperature_K)
+        md_rate = md_ns_per_day(topology, positions, platform=platform, seconds=config.md_seconds,
+                                temperature=temperature)
+        summary["md_ns_per_day"] = md_rate
+        summary["ratio"] = summary["equijump_ns_per_day"] / md_rate
+        if summary["equijump_ns_per_day_steady"] is not None:
+            summary["ratio_steady"] = summary["equijump_ns_per_day_steady"] / md_rate
+        summary["analysis"] = analysis_or_reason(config, out, topology)
+    summary["wall_s"] = time.perf_counter() - started
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    print(format_summary(summary))
+    return summary
+
+
+def analysis_or_reason(config: SimulateConfig, out: Path, topology: app.Topology) -> dict:
+    """The analysis against the model's reference MD, or {"skipped": why} when it cannot be done."""
+    reference = reference_md(config.model)
+    if reference is None:
+        return {"skipped": f"no reference MD ships with model {config.model!r} "
+                           f"(<model folder>/{REFERENCE_DIR}/{REFERENCE_TOPOLOGY} and trajectories)"}
+    if config.jumps * config.replicas < MIN_ANALYSIS_FRAMES:
+        return {"skipped": f"{config.jumps * config.replicas} jumps are too few for the TICA/MSM comparison "
+                           f"(at least {MIN_ANALYSIS_FRAMES})"}
+    try:
+        return analyse(config, out, reference)
+    except AtomMatchError as error:  # a model shipped for one protein, simulated on another
+        return {"skipped": f"the reference MD of {config.model!r} is another protein: {error}"}
+
+
+def format_summary(summary: dict) -> str:
+    s = summary
+    lines = [
+        f"{s['jumps_done']} jumps ({s['replicas']} replica(s) x {s['jumps_per_replica']}) of {s['jump_ps']:g} ps: "
+        f"{s['simulated_ns']:.2f} ns simulated in {s['jump_wall_s']:.1f} s of jumping "
+        f"({s['wall_s']:.1f} s in all: model bound in {s['model_load_s']:.1f} s, Simulation set up in "
+        f"{sum(s['setup_s']):.1f} s)",
+        f"  EquiJump    {s['equijump_ns_per_day']:10.0f} ns/day  (batch size {s['batch_size']}, "
+        f"{s['latent_steps']} latent steps, device {s['device']}; first jump {s['first_jump_s'][0]:.2f} s)",
+    ]
+    if s["equijump_ns_per_day_steady"] is not None:
+        lines.append(f"  EquiJump    {s['equijump_ns_per_day_steady']:10.0f} ns/day  steady state "
+                     "(first jumps left out)")
+    if s["md_ns_per_day"] is not None:
+        lines.append(f"  OpenMM MD   {s['md_ns_per_day']:10.0f} ns/day  (same System, {s['platform']} platform, 4 fs, "
+                     "measured in this run)")
+        ratio = f"  ratio       {s['ratio']:10.2f} x  EquiJump / OpenMM MD"
+        if s["ratio_steady"] is not None:
+            ratio += f" ({s['ratio_steady']:.2f} x steady state)"
+        lines.append(ratio + f", batch size {s['batch_size']}, {s['latent_steps']} latent steps")
+    analysis = s["analysis"]
+    if analysis is not None:
+        lines.append(f"  analysis:   {analysis['skipped']}" if "skipped" in analysis else
+                     f"  analysis:   {analysis['metrics']} and figures (tica_free_energy.png: TIC1 x TIC2)")
+    lines.append(f"  trajectories: {', '.join(s['trajectories'])}")
+    return "\n".join(lines)
+
+
+def parse_args(argv: Optional[list[str]] = None) -> SimulateConfig:
+    defaults = SimulateConfig()
+    parser = argparse.ArgumentParser(prog="python -m openmm_equijump.simulate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pdb", default=defaults.pdb, help="structure to simulate (default: shipped chignolin)")
+    parser.add_argument("--model", default=defaults.model,
+                        help="shipped model name, training run folder or checkpoint (default: chignolin)")
+    parser.add_argument("--jumps", type=int, default=defaults.jumps, help="jumps per replica")
+    parser.add_argument("--replicas", type=int, default=defaults.replicas)
+    parser.add_argument("--out", default=defaults.out,
+                        help="output folder (files of an earlier run there are replaced)")
+    parser.add_argument("--latent-steps", type=int, help="sampler steps per jump (default: the sampler's)")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="replica r uses seed + r (>= 1)")
+    parser.add_argument("--temperature", type=float, help="K of the velocities and the MD yardstick "
+                                                          "(default: the model's training temperature)")
+    parser.add_argument("--platform", default=defaults.platform,
+                        help="OpenMM platform (auto: CUDA if present, else CPU)")
+    parser.add_argument("--device", default=defaults.device, help="device of the jump module: auto, cpu, cuda, ...")
+    parser.add_argument("--md-seconds", type=float, default=defaults.md_seconds,
+                        help="wall seconds of the OpenMM MD yardstick")
+    parser.add_argument("--no-compare", dest="compare", action="store_false",
+                        help="skip the MD yardstick and the analysis against reference MD")
+    parser.add_argument("--prepare", action="store_true",
+                        help="make the structure simulation-ready first (PDBFixer: hydrogens, missing atoms)")
+    args = parser.parse_args(argv)
+    return SimulateConfig(**vars(args))
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    try:
+        simulate(parse_args(argv))
+    except (SimulateError, TopologyError, JumpModuleError, FileNotFoundError) as error:
+        # Bad input: the message names the file, model or residue and the fix; a traceback would bury it.
+        raise SystemExit(f"error: {error}") from error
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

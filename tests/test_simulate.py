@@ -1,0 +1,170 @@
+"""``python -m openmm_equijump.simulate``: real runs of a tiny trained model through openmm.app.Simulation."""
+import csv
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import mdtraj
+import numpy as np
+import pytest
+import yaml
+
+from openmm_equijump.model import ModelConfig
+from openmm_equijump.models import PRETRAINED_DIR, available_models
+from openmm_equijump.simulate import DEFAULT_PDB, SimulateConfig, SimulateError, main, simulate
+from openmm_equijump.train import DatasetConfig, TrainConfig, train
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+TINY = ModelConfig(H=4, conditioner_layers=1, header_layers=1, k_neighbors=4, n_radial=4)
+JUMPS, REPLICAS, LATENT_STEPS = 4, 2, 3
+
+
+def load_example(name: str):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tiny_model(shared_data, tmp_path_factory) -> Path:
+    """A tiny model trained for a few steps on the shared chignolin MD, in a folder shaped like a shipped
+    model (model.pt) with the shipped chignolin reference MD beside it."""
+    md = shared_data / "md"
+    config = TrainConfig(datasets=[DatasetConfig(str(md / "chignolin_amber14.pdb"),
+                                                 [str(md / f"chignolin_obc2_350K_seed{s}.dcd") for s in (1, 2)])],
+                         steps=4, batch_size=2, validation_pairs=4, validate_every=4, checkpoint_every=4,
+                         temperature_K=350.0, model=TINY)
+    run = tmp_path_factory.mktemp("tiny_run")
+    checkpoint = train(config, run, progress=False)
+    folder = tmp_path_factory.mktemp("tiny_shipped")
+    shutil.copy(checkpoint, folder / "model.pt")
+    shutil.copytree(PRETRAINED_DIR / "chignolin" / "reference", folder / "reference")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def run(tiny_model, tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("simulate") / "out"
+    assert main(["--model", str(tiny_model), "--jumps", str(JUMPS), "--replicas", str(REPLICAS),
+                 "--latent-steps", str(LATENT_STEPS), "--out", str(out), "--seed", "5", "--md-seconds", "0.5",
+                 "--platform", "CPU"]) == 0
+    return out, json.loads((out / "summary.json").read_text())
+
+
+def test_cli_writes_one_dcd_and_csv_per_replica_with_one_frame_per_jump(run):
+    out, _ = run
+    topology = mdtraj.load_topology(str(out / "topology.pdb"))
+    assert topology.n_atoms == 166
+    calphas = topology.select("name CA")
+    trajectories = [mdtraj.load_dcd(str(out / f"replica_{r}.dcd"), top=topology) for r in range(REPLICAS)]
+    for replica, trajectory in enumerate(trajectories):
+        assert trajectory.xyz.shape == (JUMPS, 166, 3)
+        assert np.isfinite(trajectory.xyz).all()
+        # a tiny, barely trained model drifts from 3.8 A by a few A in 4 jumps (1.5 - 9.7 A measured): the
+        # band catches a blow-up, not poor quality (the shipped model's card holds 3.8 +/- 0.5 A)
+        distances = np.linalg.norm(np.diff(trajectory.xyz[:, calphas], axis=1), axis=-1) * 10.0
+        assert ((distances > 0.5) & (distances < 20.0)).all(), distances
+        with open(out / f"replica_{replica}.csv", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        assert [int(r['#"Step"']) for r in rows] == list(range(1, JUMPS + 1))
+        assert [float(r["Time (ps)"]) for r in rows] == pytest.approx([100.0 * (i + 1) for i in range(JUMPS)])
+        assert all(np.isfinite(float(r["Potential Energy (kJ/mole)"])) for r in rows)
+        assert {"Temperature (K)", "Speed (ns/day)"} <= set(rows[0])
+    assert not np.allclose(trajectories[0].xyz, trajectories[1].xyz), "replicas must run with different seeds"
+
+
+def test_summary_and_config_hold_sane_numbers(run, tiny_model):
+    out, summary = run
+    assert summary["jumps_done"] == JUMPS * REPLICAS and summary["replicas"] == REPLICAS
+    assert summary["simulated_ns"] == pytest.approx(JUMPS * REPLICAS * 0.1)
+    assert summary["latent_steps"] == LATENT_STEPS and summary["batch_size"] == 1
+    assert summary["device"] == "cpu" and summary["platform"] == "CPU"
+    for key in ("equijump_ns_per_day", "equijump_ns_per_day_steady", "md_ns_per_day", "ratio", "ratio_steady",
+                "jump_wall_s", "wall_s", "model_load_s"):
+        assert np.isfinite(summary[key]) and summary[key] > 0, key
+    assert summary["ratio"] == pytest.approx(summary["equijump_ns_per_day"] / summary["md_ns_per_day"])
+    assert summary["wall_s"] > summary["jump_wall_s"] > sum(summary["first_jump_s"])
+    config = yaml.safe_load((out / "simulate_config.yaml").read_text())
+    assert SimulateConfig(**config) == SimulateConfig(model=str(tiny_model), jumps=JUMPS, replicas=REPLICAS,
+                                                      latent_steps=LATENT_STEPS, out=str(out), seed=5,
+                                                      md_seconds=0.5, platform="CPU")
+
+
+def test_too_short_a_run_skips_the_analysis_with_the_reason(run):
+    _, summary = run
+    assert "too few" in summary["analysis"]["skipped"]
+    assert not (run[0] / "analysis").exists()
+
+
+@pytest.mark.slow
+def test_analysis_against_the_shipped_reference_and_the_analysis_example(tiny_model, tmp_path):
+    out = tmp_path / "out"
+    summary = simulate(SimulateConfig(model=str(tiny_model), jumps=25, latent_steps=2, out=str(out),
+                                      md_seconds=0.5, platform="CPU"))
+    analysis = out / "analysis"
+    assert summary["analysis"]["metrics"] == str(analysis / "metrics.json")
+    assert (analysis / "tica_free_energy.png").stat().st_size > 0
+    metrics = json.loads((analysis / "metrics.json").read_text())
+    assert metrics["generated_vs_reference"]["generated_frames"] == 25
+    divergences = summary["analysis"]["divergences_reweighted"]
+    assert all(0 <= value <= np.log(2) + 1e-9 for value in divergences.values()), divergences
+
+    load_example("analyse_a_run").main([str(out)])
+    stability = json.loads((out / "analysis_example" / "stability.json").read_text())
+    assert [entry["frames"] for entry in stability.values()] == [25]
+    assert stability[summary["trajectories"][0]]["non_finite_frames"] == 0
+    assert (out / "analysis_example" / "rmsd_vs_time.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("name", ["simulate_shipped_model", "train_on_your_trajectories", "analyse_a_run"])
+def test_examples_import_and_say_how_to_run_them(name):
+    module = load_example(name)
+    assert f"python examples/{name}.py" in module.__doc__
+    assert callable(module.main)
+
+
+def test_unknown_model_lists_the_shipped_ones(tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--model", "no_such_model", "--out", str(tmp_path / "out"), "--no-compare"])
+    message = str(exit_info.value)
+    shipped = ", ".join(available_models()) or "none"
+    assert f"no model 'no_such_model': not a shipped model ({shipped})" in message
+
+
+def test_structure_with_water_is_refused_with_the_topology_error(shared_data, tiny_model, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--pdb", str(shared_data / "structures" / "CLN025.pdb"), "--model", str(tiny_model),
+              "--out", str(tmp_path / "out"), "--no-compare"])
+    message = str(exit_info.value)
+    assert not (tmp_path / "out").exists()
+    assert "CLN025.pdb" in message and "explicit water: HOH" in message and "--prepare" in message
+
+
+def test_settings_are_checked_by_name(tmp_path):
+    with pytest.raises(SimulateError, match="seed must be >= 1"):
+        SimulateConfig(seed=0)
+    with pytest.raises(SimulateError, match="jumps must be >= 1"):
+        SimulateConfig(jumps=0)
+    with pytest.raises(SystemExit, match="structure file .*missing.pdb does not exist"):
+        main(["--pdb", str(tmp_path / "missing.pdb"), "--out", str(tmp_path / "out"), "--no-compare"])
+    assert not (tmp_path / "out").exists(), "a run that cannot start must leave no output folder"
+    assert Path(SimulateConfig().pdb) == DEFAULT_PDB and DEFAULT_PDB.is_file()
+
+
+@pytest.mark.slow
+def test_prepare_makes_a_crystal_structure_simulation_ready(shared_data, tiny_model, tmp_path):
+    out = tmp_path / "out"
+    summary = simulate(SimulateConfig(pdb=str(shared_data / "structures" / "CLN025.pdb"), model=str(tiny_model),
+                                      jumps=2, latent_steps=2, out=str(out), compare=False, prepare=True))
+    topology = mdtraj.load_topology(str(out / "topology.pdb"))
+    assert topology.n_residues == 10 and topology.select("element H").size > 0
+    assert mdtraj.load_dcd(summary["trajectories"][0], top=topology).n_frames == 2
+
+
+def test_structure_without_hydrogens_asks_for_prepare(tiny_model, tmp_path):
+    heavy_atoms = PRETRAINED_DIR / "chignolin" / "reference" / "heavy_atoms.pdb"
+    with pytest.raises(SystemExit, match=r"heavy_atoms.pdb: amber14 \+ OBC2 cannot build a System .*--prepare"):
+        main(["--pdb", str(heavy_atoms), "--model", str(tiny_model), "--out", str(tmp_path / "out"), "--no-compare"])
+    assert not (tmp_path / "out").exists()
