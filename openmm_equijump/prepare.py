@@ -111,7 +111,8 @@ def prepare_structure(path: str | Path, chains: list[str] | None = None, ph: flo
         drop = [i for i, (_, kind, _) in enumerate(available) if kind != "protein"]
     for i in drop:
         cid, kind, chain = available[i]
-        changes.append(f"removed chain {cid} ({kind}, {len(list(chain.residues()))} residues); choose chains with --chains")
+        changes.append(f"removed chain {cid} ({kind}, {len(list(chain.residues()))} residues); "
+                       "choose chains with prepare_structure(chains=...) or md --chains")
     if len(drop) == len(available):
         raise ValueError(f"{path.name}: no protein chain left to simulate (chains: {[c for c, _, _ in available]})")
     fixer.removeChains(drop)
