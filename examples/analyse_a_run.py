@@ -26,26 +26,10 @@ import numpy as np  # noqa: E402
 from openmm_equijump.analysis import compare_dynamics, load_ensemble  # noqa: E402
 from openmm_equijump.analysis.plots import write_figures  # noqa: E402
 from openmm_equijump.analysis.report import summary_table, write_metrics  # noqa: E402
+from openmm_equijump.analysis.stability import stability_report  # noqa: E402
 from openmm_equijump.models import PRETRAINED_DIR  # noqa: E402
 
 REFERENCE = PRETRAINED_DIR / "chignolin" / "reference"
-CA_CA_A, CA_CA_TOLERANCE_A, CLOSEST_HEAVY_A = 3.8, 0.5, 1.0
-
-
-def stability(trajectory: mdtraj.Trajectory) -> dict:
-    """Counts of frames that break each stability criterion (positions in nm, distances reported in A)."""
-    finite = np.isfinite(trajectory.xyz).all(axis=(1, 2))
-    calphas = trajectory.topology.select("name CA")
-    ca_ca = np.linalg.norm(np.diff(trajectory.xyz[:, calphas], axis=1), axis=-1) * 10.0
-    heavy = trajectory.topology.select("not element H")
-    pairs = np.array([(i, j) for n, i in enumerate(heavy) for j in heavy[n + 1:]])
-    closest = mdtraj.compute_distances(trajectory, pairs).min(axis=1) * 10.0
-    return {"frames": trajectory.n_frames,
-            "non_finite_frames": int((~finite).sum()),
-            "ca_ca_outside_band_frames": int((np.abs(ca_ca - CA_CA_A) > CA_CA_TOLERANCE_A).any(axis=1).sum()),
-            "ca_ca_range_A": [float(ca_ca.min()), float(ca_ca.max())],
-            "heavy_atoms_closer_than_1A_frames": int((closest < CLOSEST_HEAVY_A).sum()),
-            "closest_heavy_pair_A": float(closest.min())}
 
 
 def main(argv=None):
@@ -67,7 +51,7 @@ def main(argv=None):
     figure, axis = plt.subplots(figsize=(7, 3.5))
     for path in summary["trajectories"]:
         trajectory = mdtraj.load_dcd(path, top=native.topology)
-        checks[path] = stability(trajectory)
+        checks[path] = stability_report(trajectory)
         calphas = native.topology.select("name CA")
         rmsd = mdtraj.rmsd(trajectory, native, atom_indices=calphas) * 10.0
         axis.plot(np.arange(1, trajectory.n_frames + 1) * summary["jump_ps"] / 1000.0, rmsd, lw=0.8,
