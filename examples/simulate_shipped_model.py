@@ -15,9 +15,9 @@ import sys
 
 from openmm.app import DCDReporter, PDBFile, Simulation, StateDataReporter
 
-from openmm_equijump.integrator import EquiJumpIntegrator
+from openmm_equijump import EquiJumpIntegrator, load_model
 from openmm_equijump.md import native_obc2_system
-from openmm_equijump.models import PRETRAINED_DIR, load_model
+from openmm_equijump.models import PRETRAINED_DIR
 
 
 def main(argv=None):

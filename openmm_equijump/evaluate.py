@@ -57,18 +57,21 @@ def evaluate(config: EvaluateConfig) -> dict:
     module = load_model(config.model, pdb.topology, sampler=config.sampler)
     start = np.asarray(pdb.positions.value_in_unit(unit.nanometer), dtype=np.float32)
     t0 = time.perf_counter()
-    frames = run_replicas(module, np.repeat(start[None], config.replicas, axis=0), config.jumps, config.seed)
+    frames = run_replicas(module, np.repeat(start[None], config.replicas, axis=0), config.jumps, config.seed,
+                          keep_going=True)
     wall = time.perf_counter() - t0
 
     topology = mdtraj.Topology.from_openmm(pdb.topology)
     paths, stability = [], []
     for r in range(config.replicas):
-        trajectory = mdtraj.Trajectory(frames[r], topology)
-        stability.append(stability_report(trajectory))
+        stability.append(stability_report(mdtraj.Trajectory(frames[r], topology)))
+        finite = frames[r][np.isfinite(frames[r]).all(axis=(1, 2))]  # a blown-up replica keeps its frames before
+        if len(finite) == 0:
+            continue
         path = out / f"replica_{r}.dcd"
         with open(path, "wb") as handle:
             dcd = app.DCDFile(handle, pdb.topology, module.jump_ps * unit.picosecond)
-            for x in frames[r]:
+            for x in finite:
                 dcd.writeModel(x * unit.nanometer)
         paths.append(str(path))
 

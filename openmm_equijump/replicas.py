@@ -34,27 +34,36 @@ def jump_seed(seed: int, step: int) -> int:
 
 
 def iterate_replicas(jump_module: torch.jit.ScriptModule, positions, jumps: int, seed: int, *,
-                     first_step: int = 0, progress: bool = True) -> Iterator[np.ndarray]:
+                     first_step: int = 0, progress: bool = True, keep_going: bool = False) -> Iterator[np.ndarray]:
     """Yield the positions (R, n_atoms, 3) nm after each of ``jumps`` jumps of all replicas at once.
 
-    positions: (R, n_atoms, 3) or (n_atoms, 3) nm (array or openmm Quantity-free list); seed: as the
-    integrator's (>= 1); first_step: the step count of the first jump (to continue a run).
+    positions: (R, n_atoms, 3) or (n_atoms, 3) nm; seed: as the integrator's (>= 1); first_step: the step
+    count of the first jump (to continue a run). A jump that returns non-finite positions raises
+    FloatingPointError, unless ``keep_going``: then that replica stays NaN from there on and leaves the batch,
+    and the others go on (their noise then differs from a run in which it had not blown up).
     """
     x = torch.as_tensor(np.asarray(positions, dtype=np.float32))
     if x.dim() == 2:
         x = x.unsqueeze(0)
+    frame = x.numpy().copy()
+    alive = np.arange(x.shape[0])
     with torch.no_grad(), torch.jit.optimized_execution(False):
         for k in tqdm(range(first_step, first_step + jumps), desc=f"{x.shape[0]} replicas", unit="jump",
                       disable=not progress):
-            x = jump_module(x, jump_seed(seed, k))
-            if not torch.isfinite(x).all():
-                raise FloatingPointError(f"jump {k}: the jump module returned non-finite positions")
-            yield x.numpy().copy()
+            if len(alive):
+                x = jump_module(torch.as_tensor(frame[alive]), jump_seed(seed, k))
+                finite = torch.isfinite(x).flatten(1).all(dim=1).numpy()
+                if not finite.all() and not keep_going:
+                    raise FloatingPointError(f"jump {k}: the jump module returned non-finite positions for "
+                                             f"replica(s) {alive[~finite].tolist()}")
+                frame[alive] = x.numpy()
+                alive = alive[finite]
+            yield frame.copy()
 
 
 def run_replicas(jump_module: torch.jit.ScriptModule, positions, jumps: int, seed: int, *,
-                 progress: bool = True, first_step: int = 0) -> np.ndarray:
+                 progress: bool = True, first_step: int = 0, keep_going: bool = False) -> np.ndarray:
     """Positions (R, jumps, n_atoms, 3) nm of R replicas after each jump (see ``iterate_replicas``)."""
-    frames = list(iterate_replicas(jump_module, positions, jumps, seed, first_step=first_step, progress=progress))
+    frames = list(iterate_replicas(jump_module, positions, jumps, seed, first_step=first_step, progress=progress,
+                                   keep_going=keep_going))
     return np.stack(frames, axis=1)
-

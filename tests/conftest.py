@@ -1,7 +1,12 @@
-"""Shared fixtures: where the read-only development data lives."""
+"""Shared fixtures: where the read-only development data lives, and a tiny trained model."""
+import shutil
 from pathlib import Path
 
 import pytest
+
+from openmm_equijump.model import ModelConfig
+from openmm_equijump.models import PRETRAINED_DIR
+from openmm_equijump.train import DatasetConfig, TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -13,3 +18,23 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+TINY = ModelConfig(H=4, conditioner_layers=1, header_layers=1, k_neighbors=4, n_radial=4)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(shared_data, tmp_path_factory) -> Path:
+    """A tiny model trained for a few steps on the shared chignolin MD, in a folder shaped like a shipped
+    model (model.pt) with the shipped chignolin reference MD beside it."""
+    md = shared_data / "md"
+    config = TrainConfig(datasets=[DatasetConfig(str(md / "chignolin_amber14.pdb"),
+                                                 [str(md / f"chignolin_obc2_350K_seed{s}.dcd") for s in (1, 2)])],
+                         steps=4, batch_size=2, validation_pairs=4, validate_every=4, checkpoint_every=4,
+                         temperature_K=350.0, model=TINY)
+    run = tmp_path_factory.mktemp("tiny_run")
+    checkpoint = train(config, run, progress=False)
+    folder = tmp_path_factory.mktemp("tiny_shipped")
+    shutil.copy(checkpoint, folder / "model.pt")
+    shutil.copytree(PRETRAINED_DIR / "chignolin" / "reference", folder / "reference")
+    return folder

@@ -2,7 +2,6 @@
 import csv
 import importlib.util
 import json
-import shutil
 from pathlib import Path
 
 import mdtraj
@@ -10,13 +9,10 @@ import numpy as np
 import pytest
 import yaml
 
-from openmm_equijump.model import ModelConfig
 from openmm_equijump.models import PRETRAINED_DIR, available_models
 from openmm_equijump.simulate import DEFAULT_PDB, SimulateConfig, SimulateError, main, simulate
-from openmm_equijump.train import DatasetConfig, TrainConfig, train
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-TINY = ModelConfig(H=4, conditioner_layers=1, header_layers=1, k_neighbors=4, n_radial=4)
 JUMPS, REPLICAS, LATENT_STEPS = 4, 2, 3
 
 
@@ -25,23 +21,6 @@ def load_example(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture(scope="module")
-def tiny_model(shared_data, tmp_path_factory) -> Path:
-    """A tiny model trained for a few steps on the shared chignolin MD, in a folder shaped like a shipped
-    model (model.pt) with the shipped chignolin reference MD beside it."""
-    md = shared_data / "md"
-    config = TrainConfig(datasets=[DatasetConfig(str(md / "chignolin_amber14.pdb"),
-                                                 [str(md / f"chignolin_obc2_350K_seed{s}.dcd") for s in (1, 2)])],
-                         steps=4, batch_size=2, validation_pairs=4, validate_every=4, checkpoint_every=4,
-                         temperature_K=350.0, model=TINY)
-    run = tmp_path_factory.mktemp("tiny_run")
-    checkpoint = train(config, run, progress=False)
-    folder = tmp_path_factory.mktemp("tiny_shipped")
-    shutil.copy(checkpoint, folder / "model.pt")
-    shutil.copytree(PRETRAINED_DIR / "chignolin" / "reference", folder / "reference")
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,8 @@ def consecutive_calpha_pairs(topology: md.Topology) -> np.ndarray:
 
 
 def stability_report(trajectory: md.Trajectory) -> dict:
-    """Counts of frames that break each criterion, and the extreme values seen (distances in A).
+    """Counts of frames that break each criterion, the first frame that breaks any (None if none), and the
+    extreme values seen (distances in A).
 
     Criteria: every coordinate finite; consecutive C-alphas within CA_CA_A +/- CA_CA_TOLERANCE_A; no two heavy
     atoms closer than CLOSEST_HEAVY_A. Distances ignore any periodic box.
@@ -30,8 +31,10 @@ def stability_report(trajectory: md.Trajectory) -> dict:
     heavy = trajectory.topology.select("not element H")
     pairs = np.array([(i, j) for n, i in enumerate(heavy) for j in heavy[n + 1:]])
     closest = md.compute_distances(trajectory, pairs, periodic=False).min(axis=1) * 10.0
+    bad = ~finite | (np.abs(ca_ca - CA_CA_A) > CA_CA_TOLERANCE_A).any(axis=1) | (closest < CLOSEST_HEAVY_A)
     return {
         "frames": int(trajectory.n_frames),
+        "first_bad_frame": int(np.argmax(bad)) if bad.any() else None,
         "non_finite_frames": int((~finite).sum()),
         "ca_ca_outside_band_frames": int((np.abs(ca_ca - CA_CA_A) > CA_CA_TOLERANCE_A).any(axis=1).sum()),
         "ca_ca_range_A": [float(np.nanmin(ca_ca)), float(np.nanmax(ca_ca))],
