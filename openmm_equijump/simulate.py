@@ -45,6 +45,7 @@ from tqdm import tqdm
 from .analysis import AnalysisSettings, AtomMatchError, compare_dynamics, load_ensemble
 from .analysis.plots import write_figures
 from .analysis.report import summary_table, write_metrics
+from .analysis.stability import stability_report
 from .integrator import EquiJumpIntegrator, JumpModuleError
 from .md import md_ns_per_day, native_obc2_system
 from .models import PRETRAINED_DIR, load_model, model_path
@@ -177,27 +178,37 @@ def run_replica(index: int, config: SimulateConfig, topology: app.Topology, posi
         speed=True))
     setup_s = time.perf_counter() - setup
     start = time.perf_counter()
-    simulation.step(1)
-    first_jump_s = time.perf_counter() - start
-    bar.update(1)
-    done, chunk = 1, 1
+    done, chunk, first_jump_s, blown_up_at = 0, 1, None, None
     while done < config.jumps:
         chunk = min(chunk, config.jumps - done)
         started = time.perf_counter()
-        simulation.step(chunk)
+        try:
+            simulation.step(chunk)
+        except openmm.OpenMMException as error:
+            if "non-finite" not in str(error):
+                raise
+            # The failed jump left the Context as it was: the replica stops here, its frames so far are kept.
+            blown_up_at = simulation.currentStep
+            bar.update(config.jumps - done)
+            print(f"replica {index}: the model blew up at jump {blown_up_at + 1} (non-finite positions); "
+                  f"its {blown_up_at} jumps so far are kept", file=sys.stderr)
+            break
+        if first_jump_s is None:
+            first_jump_s = time.perf_counter() - started
         done += chunk
         bar.update(chunk)
         per_jump = (time.perf_counter() - started) / chunk
         chunk = max(1, int(CHUNK_SECONDS / max(per_jump, 1e-6)))
-    return {"setup_s": setup_s, "first_jump_s": first_jump_s, "jumps_s": time.perf_counter() - start}
+    return {"setup_s": setup_s, "first_jump_s": first_jump_s or 0.0, "jumps_s": time.perf_counter() - start,
+            "jumps_done": simulation.currentStep, "blown_up_at_jump": blown_up_at}
 
 
-def analyse(config: SimulateConfig, out: Path, reference: tuple[Path, list[Path]]) -> dict:
-    """Compare the replicas' jumps with the reference MD: out/analysis/ (metrics.json, figures)."""
+def analyse(out: Path, replicas: list[int], reference: tuple[Path, list[Path]]) -> dict:
+    """Compare the jumps of ``replicas`` with the reference MD: out/analysis/ (metrics.json, figures)."""
     topology_file, trajectories = reference
     reference_topology = mdtraj.load_topology(str(topology_file))
     reference_ensemble = load_ensemble(trajectories, topology_file, reference_topology, what="reference")
-    generated = load_ensemble([out / f"replica_{r}.dcd" for r in range(config.replicas)], out / "topology.pdb",
+    generated = load_ensemble([out / f"replica_{r}.dcd" for r in replicas], out / "topology.pdb",
                               reference_topology, what="generated")
     metrics = compare_dynamics(reference_ensemble, generated, mdtraj.load(str(out / "topology.pdb")),
                                AnalysisSettings())
@@ -247,20 +258,23 @@ def simulate(config: SimulateConfig) -> dict:
         for index in range(config.replicas):
             timings.append(run_replica(index, config, topology, positions, system, jump_module, platform, out, bar))
 
-    jumps_total = config.jumps * config.replicas
+    jumps_total = sum(t["jumps_done"] for t in timings)
     simulated_ns = jumps_total * jump_ps / 1000.0
     jump_wall_s = sum(t["jumps_s"] for t in timings)
     steady_wall_s = jump_wall_s - sum(t["first_jump_s"] for t in timings)
     summary = {
         "model": config.model, "pdb": config.pdb, "jump_ps": jump_ps, "latent_steps": latent_steps,
         "batch_size": 1, "replicas": config.replicas, "jumps_per_replica": config.jumps,
-        "jumps_done": jumps_total, "simulated_ns": simulated_ns, "platform": platform,
+        "jumps_done": jumps_total, "blown_up_at_jump": [t["blown_up_at_jump"] for t in timings],
+        "stability": [stability_report(mdtraj.load_dcd(str(out / f"replica_{r}.dcd"), top=str(out / "topology.pdb")))
+                      for r in range(config.replicas) if timings[r]["jumps_done"]],
+        "simulated_ns": simulated_ns, "platform": platform,
         "device": jump_device(config.device), "model_load_s": load_s,
         "setup_s": [t["setup_s"] for t in timings], "first_jump_s": [t["first_jump_s"] for t in timings],
         "jump_wall_s": jump_wall_s,
         "equijump_ns_per_day": simulated_ns / jump_wall_s * 86400.0,
         "equijump_ns_per_day_steady": ((jumps_total - config.replicas) * jump_ps / 1000.0 / steady_wall_s * 86400.0
-                                       if config.jumps > 1 and steady_wall_s > 0 else None),
+                                       if jumps_total > config.replicas and steady_wall_s > 0 else None),
         "md_ns_per_day": None, "ratio": None, "ratio_steady": None, "analysis": None,
         "trajectories": [str(out / f"replica_{r}.dcd") for r in range(config.replicas)],
         "logs": [str(out / f"replica_{r}.csv") for r in range(config.replicas)],
@@ -273,24 +287,24 @@ def simulate(config: SimulateConfig) -> dict:
         summary["ratio"] = summary["equijump_ns_per_day"] / md_rate
         if summary["equijump_ns_per_day_steady"] is not None:
             summary["ratio_steady"] = summary["equijump_ns_per_day_steady"] / md_rate
-        summary["analysis"] = analysis_or_reason(config, out, topology)
+        summary["analysis"] = analysis_or_reason(config, out, [t["jumps_done"] for t in timings])
     summary["wall_s"] = time.perf_counter() - started
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     print(format_summary(summary))
     return summary
 
 
-def analysis_or_reason(config: SimulateConfig, out: Path, topology: app.Topology) -> dict:
+def analysis_or_reason(config: SimulateConfig, out: Path, jumps_done: list[int]) -> dict:
     """The analysis against the model's reference MD, or {"skipped": why} when it cannot be done."""
     reference = reference_md(config.model)
     if reference is None:
         return {"skipped": f"no reference MD ships with model {config.model!r} "
                            f"(<model folder>/{REFERENCE_DIR}/{REFERENCE_TOPOLOGY} and trajectories)"}
-    if config.jumps * config.replicas < MIN_ANALYSIS_FRAMES:
-        return {"skipped": f"{config.jumps * config.replicas} jumps are too few for the TICA/MSM comparison "
+    if sum(jumps_done) < MIN_ANALYSIS_FRAMES:
+        return {"skipped": f"{sum(jumps_done)} jumps are too few for the TICA/MSM comparison "
                            f"(at least {MIN_ANALYSIS_FRAMES})"}
     try:
-        return analyse(config, out, reference)
+        return analyse(out, [r for r, done in enumerate(jumps_done) if done], reference)
     except AtomMatchError as error:  # a model shipped for one protein, simulated on another
         return {"skipped": f"the reference MD of {config.model!r} is another protein: {error}"}
 
@@ -319,6 +333,15 @@ def format_summary(summary: dict) -> str:
     if analysis is not None:
         lines.append(f"  analysis:   {analysis['skipped']}" if "skipped" in analysis else
                      f"  analysis:   {analysis['metrics']} and figures (tica_free_energy.png: TIC1 x TIC2)")
+    for r, (report, blown_up) in enumerate(zip(s["stability"], s["blown_up_at_jump"])):
+        state = ("stable: finite, consecutive C-alphas within 3.8 +/- 0.5 A, no heavy atoms within 1 A"
+                 if report["first_bad_frame"] is None else
+                 f"broken from jump {report['first_bad_frame'] + 1} (C-alpha distances "
+                 f"{report['ca_ca_range_A'][0]:.1f}-{report['ca_ca_range_A'][1]:.1f} A, closest heavy atoms "
+                 f"{report['closest_heavy_pair_A']:.2f} A)")
+        if blown_up is not None:
+            state += f"; non-finite at jump {blown_up + 1}, stopped"
+        lines.append(f"  replica {r}:  {state}")
     lines.append(f"  trajectories: {', '.join(s['trajectories'])}")
     return "\n".join(lines)
 
