@@ -2,6 +2,7 @@
 import shutil
 from pathlib import Path
 
+import mdtraj
 import pytest
 
 from openmm_equijump.model import ModelConfig
@@ -18,6 +19,18 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def md_dir(shared_data) -> Path:
+    """The shared chignolin reference MD (``chignolin_amber14.pdb`` and three DCDs, 10 ps per frame)."""
+    return shared_data / "md"
+
+
+@pytest.fixture(scope="session")
+def topology(md_dir):
+    """The mdtraj topology of the shared chignolin MD."""
+    return mdtraj.load_topology(str(md_dir / "chignolin_amber14.pdb"))
 
 
 TINY = ModelConfig(H=4, conditioner_layers=1, header_layers=1, k_neighbors=4, n_radial=4)

@@ -17,16 +17,6 @@ FAST = AnalysisSettings(noise_floor=False, chemistry_frames=600)
 
 
 @pytest.fixture(scope="module")
-def md_dir(shared_data):
-    return shared_data / "md"
-
-
-@pytest.fixture(scope="module")
-def topology(md_dir):
-    return md.load_topology(str(md_dir / "chignolin_amber14.pdb"))
-
-
-@pytest.fixture(scope="module")
 def native(shared_data):
     return md.load(str(shared_data / "structures" / "CLN025.pdb"))
 

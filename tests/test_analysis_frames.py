@@ -12,16 +12,6 @@ from openmm_equijump.analysis import (AtomMatchError, dcd_frame_interval_ps, ens
 from openmm_equijump.analysis.frames import match_calpha, match_heavy_atoms
 
 
-@pytest.fixture(scope="module")
-def md_dir(shared_data):
-    return shared_data / "md"
-
-
-@pytest.fixture(scope="module")
-def topology(md_dir):
-    return md.load_topology(str(md_dir / "chignolin_amber14.pdb"))
-
-
 def test_shared_dcds_are_10_ps_per_frame(md_dir):
     for seed in (1, 2, 101):
         assert dcd_frame_interval_ps(md_dir / f"chignolin_obc2_350K_seed{seed}.dcd") == 10.0
