@@ -1,13 +1,15 @@
 """Latency of the scripted EquiJump network and of whole jumps, on one CPU core (or a GPU with --device).
 
-    python bench/bench_model.py [--hidden 16 32] [--latent-steps 100] [--replicas 1] [--device cpu]
+    python bench/bench_model.py [--hidden 16 32] [--latent-steps 100] [--replicas 1 8] [--device cpu]
 
 For chignolin (10 residues) and alpha3D (73 residues, ../shared/data/structures/a3d_amber14.pdb), untrained
 weights of the paper's depth (conditioner 6, headers 4 blocks), TorchScript with graph-executor optimization
 off (as the C++ plugin runs it): one header forward (best of 5 rounds of 5), the first jump (what a new
 Context pays) and a steady jump (best of 2), and the ratio of a steady jump to its 4 x latent_steps header
 calls (1 + the share of the conditioner, the kNN graphs and the updates). Best-of timings because the
-machines are shared; compare rows of one run only.
+machines are shared; compare rows of one run only. Beside each jump: the seconds OpenMM MD of the same protein
+needs for 100 ps on the same threads (native OBC2, HMR, 4 fs: ``md.md_ns_per_day``), and the acceleration
+R x 100 ps / jump time over that (R replicas advance 100 ps each per jump).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import torch
 from e3nn.util.jit import script
 from openmm.app import PDBFile
 
+from openmm_equijump.md import md_ns_per_day
 from openmm_equijump.model import EquiJumpModel, ModelConfig
 from openmm_equijump.nn.network import tau_embedding
 from openmm_equijump.sampler import JumpSampler, SamplerConfig
@@ -55,20 +58,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hidden", type=int, nargs="+", default=[16, 32], help="multiplicities H")
     parser.add_argument("--latent-steps", type=int, default=100)
-    parser.add_argument("--replicas", type=int, default=1)
+    parser.add_argument("--replicas", type=int, nargs="+", default=[1, 8], help="batch sizes R")
+    parser.add_argument("--md-seconds", type=float, default=5.0, help="how long to measure OpenMM MD")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (CPU)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch._C._set_graph_executor_optimize(False)
-    print(f"device {args.device}, {args.threads} thread(s), replicas {args.replicas}, "
-          f"latent steps {args.latent_steps}, graph-executor optimization off")
-    print(f"{'protein':>10} {'N':>3} {'H':>3} {'params':>8} {'header ms':>10} {'first jump s':>13} "
-          f"{'jump s':>8} {'jump / (4 K headers)':>21}")
+    print(f"device {args.device}, {args.threads} thread(s), latent steps {args.latent_steps}, "
+          "graph-executor optimization off")
+    print(f"{'protein':>10} {'N':>3} {'R':>3} {'H':>3} {'params':>8} {'header ms':>10} {'first jump s':>13} "
+          f"{'jump s':>8} {'jump / (4 K headers)':>21} {'MD 100 ps s':>12} {'R x 100 ps: EquiJump / MD':>26}")
     for name, file in PROTEINS.items():
-        P, V, S, mask = tensor_cloud(STRUCTURES / file, args.replicas, args.device)
-        R, N = P.shape[0], P.shape[1]
-        for H in args.hidden:
+        pdb = PDBFile(str(STRUCTURES / file))
+        md_100ps_s = 0.1 / md_ns_per_day(pdb.topology, pdb.positions, threads=args.threads,
+                                         seconds=args.md_seconds) * 86400.0
+        for R, H in ((R, H) for R in args.replicas for H in args.hidden):
+            P, V, S, mask = tensor_cloud(STRUCTURES / file, R, args.device)
+            N = P.shape[1]
             torch.manual_seed(0)
             model = EquiJumpModel(ModelConfig(H=H)).to(args.device)
             sampler = script(JumpSampler(model, SamplerConfig(latent_steps=args.latent_steps)), in_place=False)
@@ -85,8 +92,9 @@ def main() -> None:
                 t_first = seconds(lambda: sampler(P, V, S, mask, 0), 1)
                 t_jump = seconds(lambda: sampler(P, V, S, mask, 1), 1, rounds=2)
             ratio = t_jump / (4 * args.latent_steps * t_header)
-            print(f"{name:>10} {N:>3} {H:>3} {model.parameter_counts()['total']:>8} {1e3 * t_header:>10.1f} "
-                  f"{t_first:>13.2f} {t_jump:>8.2f} {ratio:>21.2f}", flush=True)
+            print(f"{name:>10} {N:>3} {R:>3} {H:>3} {model.parameter_counts()['total']:>8} {1e3 * t_header:>10.1f} "
+                  f"{t_first:>13.2f} {t_jump:>8.2f} {ratio:>21.2f} {md_100ps_s:>12.2f} "
+                  f"{R * md_100ps_s / t_jump:>26.1f}", flush=True)
 
 
 if __name__ == "__main__":
