@@ -27,17 +27,17 @@ from openmm_equijump.analysis import compare_dynamics, load_ensemble  # noqa: E4
 from openmm_equijump.analysis.plots import write_figures  # noqa: E402
 from openmm_equijump.analysis.report import summary_table, write_metrics  # noqa: E402
 from openmm_equijump.analysis.stability import stability_report  # noqa: E402
-from openmm_equijump.models import PRETRAINED_DIR  # noqa: E402
+from openmm_equijump.models import reference_md  # noqa: E402
 
-REFERENCE = PRETRAINED_DIR / "chignolin" / "reference"
+REFERENCE_TOPOLOGY, REFERENCE = reference_md("chignolin")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path, nargs="?", default=Path("equijump_chignolin"),
                         help="output folder of python -m openmm_equijump.simulate")
-    parser.add_argument("--reference-topology", default=str(REFERENCE / "heavy_atoms.pdb"))
-    parser.add_argument("--reference", nargs="+", default=[str(p) for p in sorted(REFERENCE.glob("*.xtc"))])
+    parser.add_argument("--reference-topology", default=str(REFERENCE_TOPOLOGY))
+    parser.add_argument("--reference", nargs="+", default=[str(p) for p in REFERENCE])
     parser.add_argument("--reference-frame-ps", type=float, help="when the reference files do not say")
     args = parser.parse_args(argv)
 

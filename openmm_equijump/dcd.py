@@ -1,4 +1,4 @@
-"""The frame interval written in a DCD header.
+"""What the package reads and mends in DCD headers: the frame interval, and cutting a file back.
 
 mdtraj reports a DCD's time as the frame index and ignores the header, so the interval is read here: the
 integration time step (AKMA units) times the number of steps between saved frames. The trainer and the
@@ -6,6 +6,7 @@ analysis both read DCD intervals through this one function.
 """
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
 
@@ -38,3 +39,28 @@ def dcd_header_interval_ps(path: str | Path) -> float | None:
     if not (steps_per_frame > 0 and timestep_akma > 0) or (steps_per_frame, timestep_akma) == (1, 1.0):
         return None
     return float(f"{steps_per_frame * timestep_akma * AKMA_TIME_PS:.6g}")
+
+
+def truncate_dcd(path: Path, frames: int) -> None:
+    """Cut an OpenMM-written DCD back to its first ``frames`` frames (after an interruption).
+
+    OpenMM's ``DCDFile`` keeps the frame count at byte 8 and the last step at byte 20 of the header, and
+    every frame has the same size, so the file can be cut without rewriting it.
+    """
+    with open(path, "r+b") as f:
+        header = f.read(100)
+        if len(header) < 100 or header[4:8] != b"CORD":
+            raise ValueError(f"{path} is not a DCD file")
+        count, first_step, interval = struct.unpack("<iii", header[8:20])
+        if count <= frames:
+            return
+        f.seek(92)
+        (title_bytes,) = struct.unpack("<i", f.read(4))
+        # 92-byte first block, the title block, then the 12-byte atom-count block; frames follow, equal in size
+        header_size = 92 + 4 + title_bytes + 4 + 12
+        frame_size = (os.path.getsize(path) - header_size) // count
+        f.truncate(header_size + frames * frame_size)
+        f.seek(8)
+        f.write(struct.pack("<i", frames))
+        f.seek(20)
+        f.write(struct.pack("<i", first_step + (frames - 1) * interval))

@@ -17,6 +17,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import mdtraj
 import numpy as np
@@ -27,12 +28,9 @@ from .analysis import compare_dynamics, load_ensemble
 from .analysis.plots import write_figures
 from .analysis.report import summary_table, write_metrics
 from .analysis.stability import stability_report
-from .models import PRETRAINED_DIR, load_model
+from .models import PRETRAINED_DIR, load_model, reference_md
 from .replicas import run_replicas
 from .sampler import SamplerConfig
-
-SHIPPED_REFERENCE = PRETRAINED_DIR / "chignolin" / "reference"
-
 
 @dataclass
 class EvaluateConfig:
@@ -45,8 +43,8 @@ class EvaluateConfig:
     jumps: int = 100
     seed: int = 1
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
-    reference_topology: str = str(SHIPPED_REFERENCE / "heavy_atoms.pdb")
-    reference: list[str] = field(default_factory=lambda: [str(p) for p in sorted(SHIPPED_REFERENCE.glob("*.xtc"))])
+    reference_topology: Optional[str] = None     # None with no reference: the MD shipped beside the model
+    reference: list[str] = field(default_factory=list)
 
 
 def evaluate(config: EvaluateConfig) -> dict:
@@ -75,8 +73,15 @@ def evaluate(config: EvaluateConfig) -> dict:
                 dcd.writeModel(x * unit.nanometer)
         paths.append(str(path))
 
-    reference_topology = mdtraj.load_topology(config.reference_topology)
-    reference = load_ensemble(config.reference, config.reference_topology, reference_topology, what="reference")
+    if config.reference:
+        reference_files = (config.reference_topology or config.pdb, config.reference)
+    else:
+        reference_files = reference_md(config.model)
+        if reference_files is None:
+            raise ValueError(f"no reference MD ships with model {config.model!r}; pass --reference (and "
+                             "--reference-topology)")
+    reference_topology = mdtraj.load_topology(str(reference_files[0]))
+    reference = load_ensemble(reference_files[1], reference_files[0], reference_topology, what="reference")
     generated = load_ensemble(paths, config.pdb, reference_topology)
     metrics = compare_dynamics(reference, generated, mdtraj.load(config.pdb))
     write_metrics(metrics, out / "analysis" / "metrics.json")
@@ -114,8 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     config = EvaluateConfig(out=args.out, model=args.model, pdb=args.pdb, replicas=args.replicas, jumps=args.jumps,
                             seed=args.seed, sampler=SamplerConfig(args.latent_steps, args.eps, args.mode))
     if args.reference:
-        config.reference = args.reference
-        config.reference_topology = args.reference_topology or args.pdb
+        config.reference, config.reference_topology = args.reference, args.reference_topology
     result = evaluate(config)
     print(result["summary_table"])
     print(f"{config.replicas} replicas x {config.jumps} jumps in one batch: {result['wall_s']:.0f} s, "

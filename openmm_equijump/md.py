@@ -12,8 +12,6 @@ every chunk, so an interrupted run continues where it stopped when the same comm
 from __future__ import annotations
 
 import argparse
-import os
-import struct
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -25,6 +23,7 @@ import openmm.unit as unit
 import yaml
 from tqdm import tqdm
 
+from .dcd import truncate_dcd
 from .prepare import prepare_structure
 
 
@@ -119,31 +118,6 @@ def md_ns_per_day(topology: app.Topology, positions, *, platform: str = "CPU", t
     return steps * config.timestep_fs * 1e-6 / elapsed * 86400.0
 
 
-def _truncate_dcd(path: Path, frames: int) -> None:
-    """Cut an OpenMM-written DCD back to its first ``frames`` frames (after an interruption).
-
-    OpenMM's ``DCDFile`` keeps the frame count at byte 8 and the last step at byte 20 of the header, and
-    every frame has the same size, so the file can be cut without rewriting it.
-    """
-    with open(path, "r+b") as f:
-        header = f.read(100)
-        if len(header) < 100 or header[4:8] != b"CORD":
-            raise ValueError(f"{path} is not a DCD file")
-        count, first_step, interval = struct.unpack("<iii", header[8:20])
-        if count <= frames:
-            return
-        f.seek(92)
-        (title_bytes,) = struct.unpack("<i", f.read(4))
-        # 92-byte first block, the title block, then the 12-byte atom-count block; frames follow, equal in size
-        header_size = 92 + 4 + title_bytes + 4 + 12
-        frame_size = (os.path.getsize(path) - header_size) // count
-        f.truncate(header_size + frames * frame_size)
-        f.seek(8)
-        f.write(struct.pack("<i", frames))
-        f.seek(20)
-        f.write(struct.pack("<i", first_step + (frames - 1) * interval))
-
-
 class Replica:
     """One MD trajectory in ``out/replica_<i>.{dcd,csv,chk}``, resumable from its checkpoint."""
 
@@ -163,7 +137,7 @@ class Replica:
         resuming = self.checkpoint.exists()
         if resuming:
             self.simulation.loadCheckpoint(str(self.checkpoint))
-            _truncate_dcd(self.dcd, self.frames_done)
+            truncate_dcd(self.dcd, self.frames_done)
         else:
             self.simulation.context.setPositions(positions)
             self.simulation.minimizeEnergy()

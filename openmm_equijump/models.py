@@ -21,6 +21,9 @@ from .train import load_trained_model
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 PRETRAINED_WEIGHTS = "model.pt"
+#: Reference MD shipped beside a model: <model folder>/reference/heavy_atoms.pdb and its trajectories.
+REFERENCE_DIR = "reference"
+REFERENCE_TOPOLOGY = "heavy_atoms.pdb"
 
 
 def available_models() -> list[str]:
@@ -44,6 +47,16 @@ def model_path(name_or_path: Union[str, Path]) -> Path:
         f"no model {str(name_or_path)!r}: not a shipped model ({', '.join(available_models()) or 'none'}), "
         f"a training output folder or a checkpoint file"
     )
+
+
+def reference_md(name_or_path: Union[str, Path]) -> Optional[tuple[Path, list[Path]]]:
+    """(topology, trajectories) of the reference MD shipped beside a model, or None when there is none."""
+    folder = model_path(name_or_path).parent / REFERENCE_DIR
+    topology = folder / REFERENCE_TOPOLOGY
+    trajectories = sorted(p for p in folder.glob("*") if p.suffix in (".xtc", ".dcd") and p.is_file())
+    if not topology.is_file() or not trajectories:
+        return None
+    return topology, trajectories
 
 
 def load_trained(name_or_path: Union[str, Path]):

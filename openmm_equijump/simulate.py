@@ -48,7 +48,7 @@ from .analysis.report import summary_table, write_metrics
 from .analysis.stability import stability_report
 from .integrator import EquiJumpIntegrator, JumpModuleError
 from .md import md_ns_per_day, native_obc2_system
-from .models import PRETRAINED_DIR, load_model, model_path
+from .models import PRETRAINED_DIR, REFERENCE_DIR, REFERENCE_TOPOLOGY, load_model, reference_md
 from .prepare import prepare_structure
 from .topology import TopologyError
 
@@ -63,8 +63,6 @@ CHUNK_SECONDS = 1.0
 #: Fewer generated frames than this (over all replicas) cannot carry the TICA/MSM comparison.
 MIN_ANALYSIS_FRAMES = 20
 #: Where a model's reference MD ships: <model folder>/reference/ with heavy_atoms.pdb and trajectories.
-REFERENCE_DIR = "reference"
-REFERENCE_TOPOLOGY = "heavy_atoms.pdb"
 
 
 class SimulateError(ValueError):
@@ -150,16 +148,6 @@ def build_system(topology: app.Topology, pdb: str) -> openmm.System:
 def jump_device(device: str) -> str:
     """The device the jump module runs on: "auto" resolved as the plugin resolves it (libtorch sees a GPU)."""
     return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
-
-
-def reference_md(model: str) -> Optional[tuple[Path, list[Path]]]:
-    """(topology, trajectories) of the reference MD shipped beside a model, or None."""
-    folder = model_path(model).parent / REFERENCE_DIR
-    topology = folder / REFERENCE_TOPOLOGY
-    trajectories = sorted(p for p in folder.glob("*") if p.suffix in (".xtc", ".dcd") and p.is_file())
-    if not topology.is_file() or not trajectories:
-        return None
-    return topology, trajectories
 
 
 def run_replica(index: int, config: SimulateConfig, topology: app.Topology, positions, system: openmm.System,
