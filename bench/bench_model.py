@@ -5,9 +5,9 @@
 For chignolin (10 residues) and alpha3D (73 residues, ../shared/data/structures/a3d_amber14.pdb), untrained
 weights of the paper's depth (conditioner 6, headers 4 blocks), TorchScript with graph-executor optimization
 off (as the C++ plugin runs it): one header forward (best of 5 rounds of 5), the first jump (what a new
-Context pays) and a steady jump (best of 2), and the ratio of a steady jump to its 4 x latent_steps header
-calls (1 + the share of the conditioner, the kNN graphs and the updates). Best-of timings because the
-machines are shared; compare rows of one run only. Beside each jump: the seconds OpenMM MD of the same protein
+Context pays) and a steady jump (best of 2), and the ratio of a steady jump to its n x latent_steps header
+calls (n = 4 headers for the paper's "drift" parameterization, 2 for "endpoint"; the ratio is 1 + the share
+of the conditioner, the kNN graphs and the updates). Best-of timings because the machines are shared; compare rows of one run only. Beside each jump: the seconds OpenMM MD of the same protein
 needs for 100 ps on the same threads (native OBC2, HMR, 4 fs: ``md.md_ns_per_day``), and the acceleration
 R x 100 ps / jump time over that (R replicas advance 100 ps each per jump).
 """
@@ -21,6 +21,7 @@ import torch
 from e3nn.util.jit import script
 from openmm.app import PDBFile
 
+from openmm_equijump.interpolants import PARAMETERIZATIONS, InterpolantConfig
 from openmm_equijump.md import md_ns_per_day
 from openmm_equijump.model import EquiJumpModel, ModelConfig
 from openmm_equijump.nn.network import tau_embedding
@@ -60,6 +61,8 @@ def main() -> None:
     parser.add_argument("--latent-steps", type=int, default=100)
     parser.add_argument("--replicas", type=int, nargs="+", default=[1, 8], help="batch sizes R")
     parser.add_argument("--md-seconds", type=float, default=5.0, help="how long to measure OpenMM MD")
+    parser.add_argument("--parameterization", choices=PARAMETERIZATIONS, default="drift",
+                        help="'drift': the paper's four headers; 'endpoint': two")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (CPU)")
     args = parser.parse_args()
@@ -68,7 +71,7 @@ def main() -> None:
     print(f"device {args.device}, {args.threads} thread(s), latent steps {args.latent_steps}, "
           "graph-executor optimization off")
     print(f"{'protein':>10} {'N':>3} {'R':>3} {'H':>3} {'params':>8} {'header ms':>10} {'first jump s':>13} "
-          f"{'jump s':>8} {'jump / (4 K headers)':>21} {'MD 100 ps s':>12} {'R x 100 ps: EquiJump / MD':>26}")
+          f"{'jump s':>8} {'jump / (n K headers)':>21} {'MD 100 ps s':>12} {'R x 100 ps: EquiJump / MD':>26}")
     for name, file in PROTEINS.items():
         pdb = PDBFile(str(STRUCTURES / file))
         md_100ps_s = 0.1 / md_ns_per_day(pdb.topology, pdb.positions, threads=args.threads,
@@ -77,9 +80,11 @@ def main() -> None:
             P, V, S, mask = tensor_cloud(STRUCTURES / file, R, args.device)
             N = P.shape[1]
             torch.manual_seed(0)
-            model = EquiJumpModel(ModelConfig(H=H)).to(args.device)
+            model = EquiJumpModel(ModelConfig(H=H), InterpolantConfig(parameterization=args.parameterization))
+            model = model.to(args.device)
             sampler = script(JumpSampler(model, SamplerConfig(latent_steps=args.latent_steps)), in_place=False)
-            header = sampler.model.network.header_b_V
+            n_headers = len(model.network.headers)
+            header = model.network.headers[f"{model.interpolant.outputs[0]}_V"]
             residue_mask = torch.ones(R, N, dtype=torch.bool, device=args.device)
             with torch.no_grad():
                 h = sampler.model.condition(P, V, S.expand(R, N), mask.expand(R, N, 13), residue_mask)
@@ -89,9 +94,9 @@ def main() -> None:
                 graph = sampler.model.network.neighbours(P, residue_mask)
                 header(x, residue_mask, *graph)
                 t_header = seconds(lambda: header(x, residue_mask, *graph), 5, rounds=5)
-                t_first = seconds(lambda: sampler(P, V, S, mask, 0), 1)
-                t_jump = seconds(lambda: sampler(P, V, S, mask, 1), 1, rounds=2)
-            ratio = t_jump / (4 * args.latent_steps * t_header)
+                t_first = seconds(lambda: sampler(P, V, S, mask, list(range(R))), 1)
+                t_jump = seconds(lambda: sampler(P, V, S, mask, list(range(R, 2 * R))), 1, rounds=2)
+            ratio = t_jump / (n_headers * args.latent_steps * t_header)
             print(f"{name:>10} {N:>3} {R:>3} {H:>3} {model.parameter_counts()['total']:>8} {1e3 * t_header:>10.1f} "
                   f"{t_first:>13.2f} {t_jump:>8.2f} {ratio:>21.2f} {md_100ps_s:>12.2f} "
                   f"{R * md_100ps_s / t_jump:>26.1f}", flush=True)

@@ -1,7 +1,8 @@
 """Binding a transition to one topology and exporting it as the jump module (the Python <-> C++ contract).
 
 A *transition* is any scriptable ``nn.Module`` with
-``forward(P (R, N, 3) A, V (R, N, 13, 3) A, S (N,) int64, mask (N, 13) bool, seed: int) -> (P', V')``.
+``forward(P (R, N, 3) A, V (R, N, 13, 3) A, S (N,) int64, mask (N, 13) bool, seeds: List[int] (R,)) -> (P', V')``
+in which replica r's randomness comes from seeds[r] alone.
 The jump module wraps it: positions (R, n_atoms, 3) float32 nm -> tensor cloud -> transition -> positions,
 then rebuilds hydrogens, OXT and caps, and copies every other particle unchanged. The serialized format
 (TorchScript today, deprecated upstream) is chosen only here: ``export_jump_module``, ``save_jump_module``,
@@ -13,7 +14,7 @@ import io
 import math
 import warnings
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Union
+from typing import Dict, List, Mapping, Optional, Union
 
 import torch
 from openmm.app import Topology
@@ -37,6 +38,10 @@ def _format_warnings_silenced():
 
 class JumpModule(nn.Module):
     """positions (R, n_atoms, 3) nm, seed -> positions (R, n_atoms, 3) nm one jump later, in the input dtype.
+
+    ``forward(positions, seed)`` is what the C++ plugin calls (R = 1); it gives replica r the seed ``seed ^ r``.
+    ``jump_replicas(positions, seeds)`` takes one seed per replica: replica r's jump is then the jump
+    ``forward(positions[r:r+1], seeds[r])`` makes (to float round-off), whatever the other replicas are.
 
     Attributes of the contract: format_version, jump_ps, n_atoms, temperature_K, settings, and buffers
     atomic_numbers (n_atoms,) int64, group_index (n_atoms,) int64, expected_group_mass (n_atoms,) float64 amu.
@@ -65,11 +70,18 @@ class JumpModule(nn.Module):
                              torch.as_tensor(binding.expected_group_mass, dtype=torch.float64))
 
     def forward(self, positions: torch.Tensor, seed: int) -> torch.Tensor:
+        return self.jump_replicas(positions, [seed ^ r for r in range(positions.shape[0])])
+
+    @torch.jit.export
+    def jump_replicas(self, positions: torch.Tensor, seeds: List[int]) -> torch.Tensor:
         if positions.dim() != 3 or positions.shape[1] != self.n_atoms or positions.shape[2] != 3:
             raise RuntimeError("jump module: expected positions of shape (R, " + str(self.n_atoms)
                                + ", 3) in nm, got " + str(positions.shape))
+        if len(seeds) != positions.shape[0]:
+            raise RuntimeError("jump module: got " + str(len(seeds)) + " seeds for " + str(positions.shape[0])
+                               + " replicas; give one seed per replica")
         P, V = self.cloud.to_cloud(positions)
-        P1, V1 = self.transition(P, V, self.cloud.residue_types, self.cloud.mask, seed)
+        P1, V1 = self.transition(P, V, self.cloud.residue_types, self.cloud.mask, seeds)
         before = positions.to(torch.float64)
         moved = self.cloud.to_positions(P1, V1, before)
         return self.hydrogens(before, moved).to(positions.dtype)

@@ -17,7 +17,8 @@ class ModelConfig:
     """Network hyperparameters (paper: H in {32, 64, 128, 256}, conditioner 6 and header 4 blocks).
 
     H: multiplicity of the hidden irreps ``H x 0e + H x 1e``.
-    conditioner_layers, header_layers: blocks of the conditioner and of each of the four headers.
+    conditioner_layers, header_layers: blocks of the conditioner and of each header (four for the paper's
+        "drift" parameterization, two for "endpoint": ``InterpolantConfig.parameterization``).
     k_neighbors: kNN graph size (per residue, within its protein).
     n_radial: Gaussian radial basis functions on [0, r_max]; r_max in Angstrom (the paper gives neither:
         16 neighbours and 16 functions to 20 A cover a residue's structural neighbourhood).
@@ -55,9 +56,9 @@ class EquiJumpModel(torch.nn.Module):
         self.model_config = model_config if model_config is not None else ModelConfig()
         self.interpolant_config = interpolant_config if interpolant_config is not None else InterpolantConfig()
         c = self.model_config
-        self.network = EquiJumpNetwork(c.H, c.conditioner_layers, c.header_layers, c.k_neighbors, c.n_radial,
-                                       c.r_max, c.n_residue_types, c.n_tau_frequencies)
         self.interpolant = make_interpolant(self.interpolant_config)
+        self.network = EquiJumpNetwork(c.H, c.conditioner_layers, c.header_layers, c.k_neighbors, c.n_radial,
+                                       c.r_max, c.n_residue_types, c.n_tau_frequencies, self.interpolant.outputs)
 
     @torch.jit.export
     def condition(self, P0: torch.Tensor, V0: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,
@@ -66,19 +67,29 @@ class EquiJumpModel(torch.nn.Module):
         return self.network.condition(P0, V0, S, mask, residue_mask)
 
     @torch.jit.export
+    def heads(self, h: torch.Tensor, P0: torch.Tensor, V0: torch.Tensor, P_tau: torch.Tensor, V_tau: torch.Tensor,
+              tau: torch.Tensor, mask: torch.Tensor, residue_mask: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """The headers' outputs by name at latent time tau (B,): padding zero, and the anchor outputs (<name>_P)
+        centred so that they cannot move the protein's C-alpha centroid."""
+        out = self.network.heads(h, P0, V0, P_tau, V_tau, tau, mask, residue_mask)
+        for name in out.keys():
+            if name.endswith("_P"):
+                out[name] = centred(out[name], residue_mask)
+        return out
+
+    @torch.jit.export
     def predict(self, h: torch.Tensor, P0: torch.Tensor, V0: torch.Tensor, P_tau: torch.Tensor, V_tau: torch.Tensor,
                 tau: torch.Tensor, mask: torch.Tensor, residue_mask: torch.Tensor
                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(b_P (B, N, 3), b_V (B, N, 13, 3), eta_P, eta_V) at latent time tau (B,): padding zero, and the anchor
-        outputs centred so that they cannot move the protein's C-alpha centroid."""
-        b_P, b_V, eta_P, eta_V = self.network.heads(h, P0, V0, P_tau, V_tau, tau, mask, residue_mask)
-        return centred(b_P, residue_mask), b_V, centred(eta_P, residue_mask), eta_V
+        """(b_P (B, N, 3), b_V (B, N, 13, 3), eta_P, eta_V) at latent time tau (B,) for the sampler."""
+        out = self.heads(h, P0, V0, P_tau, V_tau, tau, mask, residue_mask)
+        return self.interpolant.drift_and_denoiser(out, P0, V0, P_tau, V_tau, tau)
 
     def loss(self, batch: PairBatch, generator: Optional[torch.Generator] = None) -> Dict[str, torch.Tensor]:
         """Training objective on one batch: tau ~ U(0, 1) and Z ~ N(0, I) per pair, drawn from ``generator``.
 
-        Returns scalars: 'loss' (to minimize) = 'b_P' + 'b_V' + 'eta_P' + 'eta_V', and 'floor' (see
-        ``TwoSidedInterpolant.loss``). Inputs need not be masked: padded slots and residues are zeroed here.
+        Returns scalars: 'loss' (to minimize) = the sum of one term per header ('b_P', 'b_V', 'eta_P', 'eta_V'
+        or 'x1_P', 'x1_V'), and 'floor' (see ``TwoSidedInterpolant.loss``). Inputs need not be masked: padded slots and residues are zeroed here.
         """
         dtype = batch.P0.dtype
         residue_mask = batch.residue_mask
@@ -91,8 +102,8 @@ class EquiJumpModel(torch.nn.Module):
         Z_P, Z_V = standard_noise(residue_mask, mask, dtype, generator)
         P_tau, V_tau = self.interpolant.interpolate(P0, V0, P1, V1, tau, Z_P, Z_V)
         h = self.condition(P0, V0, batch.S, mask, residue_mask)
-        prediction = self.predict(h, P0, V0, P_tau, V_tau, tau, mask, residue_mask)
-        return self.interpolant.loss(prediction, P0, V0, P1, V1, tau, Z_P, Z_V, mask, residue_mask)
+        out = self.heads(h, P0, V0, P_tau, V_tau, tau, mask, residue_mask)
+        return self.interpolant.loss(out, P0, V0, P1, V1, tau, Z_P, Z_V, mask, residue_mask)
 
     def parameter_counts(self) -> Dict[str, int]:
         """Trainable parameters: 'conditioner' (with the residue embedding), each header, and 'total'."""
@@ -100,19 +111,14 @@ class EquiJumpModel(torch.nn.Module):
 
 
 def parameter_counts(model: EquiJumpModel) -> Dict[str, int]:
-    """Trainable parameters of ``model`` by part: conditioner (with the residue embedding), the four headers,
-    and 'total'."""
+    """Trainable parameters of ``model`` by part: 'conditioner' (with the residue embedding), 'header_<name>'
+    for each header, and 'total'."""
     net = model.network
 
     def count(module: torch.nn.Module) -> int:
         return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
-    counts = {
-        "conditioner": count(net.conditioner) + count(net.residue_embedding),
-        "header_b_V": count(net.header_b_V),
-        "header_b_P": count(net.header_b_P),
-        "header_eta_V": count(net.header_eta_V),
-        "header_eta_P": count(net.header_eta_P),
-    }
+    counts = {"conditioner": count(net.conditioner) + count(net.residue_embedding)}
+    counts.update({f"header_{name}": count(header) for name, header in net.headers.items()})
     counts["total"] = count(model)
     return counts

@@ -15,8 +15,14 @@ pure drift b dtau from X^t, with no denoiser term and no noise (X_0 = X^t exactl
 remove). The grid never evaluates tau = 1. With relaxation_limit = inf the paper's constant eps is used and
 only the tau = 0 step drops the denoiser term (its coefficient eps / 0 is replaced by 0); its noise stays.
 
-Noise is drawn in the lab frame, component-wise, from ``torch.Generator(device=P.device)`` seeded with the
-``seed`` argument: same input and seed, same jump (also after ``torch.jit.save`` / ``load``). The noise is
+The step coefficients eps_k / gamma_k and sqrt(2 eps_k dtau) depend only on k, so they are computed once, on
+the host, when the sampler is built: the latent loop never reads a device value back (no synchronization on
+an accelerator).
+
+Replicas. Each replica r draws all the noise of its jump from its own ``torch.Generator(device=P.device)``
+seeded ``seeds[r]``, in the lab frame, component-wise: a batch of R replicas gives, replica by replica, the
+jumps of R separate calls with the same seeds (to float round-off), and the same input and seed give the same
+jump (also after ``torch.jit.save`` / ``load``). The noise is
 isotropic, so a jump is rotation-equivariant in distribution; ``transport`` takes the noise as an argument,
 so a rotated input with rotated noise gives the exactly rotated jump. The anchor noise is centred, like the
 anchor drift and denoiser, so the C-alpha centroid does not move (``interpolants``).
@@ -25,7 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 
@@ -59,8 +65,8 @@ class SamplerConfig:
 class JumpSampler(torch.nn.Module):
     """A *transition* for ``export.export_jump_module``: one jump of R replicas of one protein.
 
-    forward(P (R, N, 3) A, V (R, N, 13, 3) A, S (N,) int64, mask (N, 13) bool, seed: int) -> (P, V) one jump
-    later, V zero on padded slots. Script it with ``e3nn.util.jit.script(sampler, in_place=False)``.
+    forward(P (R, N, 3) A, V (R, N, 13, 3) A, S (N,) int64, mask (N, 13) bool, seeds: List[int] (R,)) -> (P, V)
+    one jump later, V zero on padded slots. Script it with ``e3nn.util.jit.script(sampler, in_place=False)``.
     """
 
     def __init__(self, model: EquiJumpModel, config: SamplerConfig):
@@ -70,6 +76,12 @@ class JumpSampler(torch.nn.Module):
         self.eps = config.eps
         self.stochastic = config.mode == "sde"
         self.relaxation_limit = config.relaxation_limit
+        dtau = 1.0 / self.latent_steps
+        gamma_P, gamma_V = model.interpolant.gamma(torch.arange(self.latent_steps, dtype=torch.float64) * dtau)
+        step_P = [self._denoiser_and_noise(float(g), dtau) for g in gamma_P]
+        step_V = [self._denoiser_and_noise(float(g), dtau) for g in gamma_V]
+        self.denoiser_P, self.noise_scale_P = [a for a, _ in step_P], [n for _, n in step_P]
+        self.denoiser_V, self.noise_scale_V = [a for a, _ in step_V], [n for _, n in step_V]
 
     def settings(self) -> Dict[str, float]:
         """Sampler and noise settings for the jump module's metadata."""
@@ -85,17 +97,23 @@ class JumpSampler(torch.nn.Module):
         }
 
     def forward(self, P: torch.Tensor, V: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,
-                seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
+                seeds: List[int]) -> Tuple[torch.Tensor, torch.Tensor]:
         R, N = P.shape[0], P.shape[1]
+        if len(seeds) != R:
+            raise RuntimeError("JumpSampler: got " + str(len(seeds)) + " seeds for " + str(R) + " replicas")
         mask = mask.unsqueeze(0).expand(R, N, mask.shape[-1])
         residue_mask = torch.ones([R, N], dtype=torch.bool, device=P.device)
         steps = self.latent_steps if self.stochastic else 0
-        generator = torch.Generator(device=P.device)
-        generator.manual_seed(seed)
         noise_P = torch.zeros([steps, R, N, 3], dtype=P.dtype, device=P.device)
         noise_V = torch.zeros([steps, R, N, mask.shape[-1], 3], dtype=P.dtype, device=P.device)
-        for k in range(steps):
-            noise_P[k], noise_V[k] = standard_noise(residue_mask, mask, P.dtype, generator)
+        if steps > 0:
+            for r in range(R):
+                generator = torch.Generator(device=P.device)
+                generator.manual_seed(seeds[r])
+                # all latent steps of replica r in one draw: the K steps play the role of the batch
+                noise_P[:, r], noise_V[:, r] = standard_noise(residue_mask[r].expand(steps, N),
+                                                              mask[r].expand(steps, N, mask.shape[-1]),
+                                                              P.dtype, generator)
         return self.transport(P, V, S.unsqueeze(0).expand(R, N), mask, residue_mask, noise_P, noise_V)
 
     @torch.jit.export
@@ -118,17 +136,14 @@ class JumpSampler(torch.nn.Module):
             tau = torch.full([P.shape[0]], k * dtau, dtype=P.dtype, device=P.device)
             b_P, b_V, eta_P, eta_V = self.model.predict(h, P0, V0, P, V, tau, mask, residue_mask)
             if self.stochastic:
-                # on the CPU, so that reading the coefficients never waits for an accelerator
-                gamma_P, gamma_V = self.model.interpolant.gamma(torch.full([1], k * dtau, dtype=torch.float64))
-                a_P, n_P = self._denoiser_and_noise(float(gamma_P), dtau)
-                a_V, n_V = self._denoiser_and_noise(float(gamma_V), dtau)
-                P = P + (b_P - a_P * eta_P) * dtau + n_P * noise_P[k]
-                V = V + (b_V - a_V * eta_V) * dtau + n_V * noise_V[k]
+                P = P + (b_P - self.denoiser_P[k] * eta_P) * dtau + self.noise_scale_P[k] * noise_P[k]
+                V = V + (b_V - self.denoiser_V[k] * eta_V) * dtau + self.noise_scale_V[k] * noise_V[k]
             else:
                 P = P + b_P * dtau
                 V = V + b_V * dtau
         return P, V * w_V
 
+    @torch.jit.unused
     def _denoiser_and_noise(self, gamma: float, dtau: float) -> Tuple[float, float]:
         """(eps_k / gamma, sqrt(2 eps_k dtau)) for one Euler-Maruyama step (module docstring)."""
         eps = self.eps

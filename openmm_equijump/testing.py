@@ -1,19 +1,19 @@
 """Transitions with a checkable result, for testing the jump module and the plugin (not models of dynamics).
 
 Both implement the transition interface of ``export``:
-``forward(P (R, N, 3) A, V (R, N, 13, 3) A, S (N,) int64, mask (N, 13) bool, seed: int) -> (P', V')``
+``forward(P (R, N, 3) A, V (R, N, 13, 3) A, S (N,) int64, mask (N, 13) bool, seeds: List[int]) -> (P', V')``
 and are scriptable.
 """
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import torch
 from torch import nn
 
 
 class RigidRotation(nn.Module):
-    """Rotates each replica's heavy atoms about its C-alpha centroid by ``rotation(seed)``.
+    """Rotates replica r's heavy atoms about its C-alpha centroid by ``rotation(seeds[r])``.
 
     The axis is a random unit vector and the angle uniform in [min_angle, max_angle] radians, both drawn
     from a CPU generator seeded with ``seed``: same seed, same rotation, on every device.
@@ -46,16 +46,16 @@ class RigidRotation(nn.Module):
         return eye + torch.sin(angle) * k + (1.0 - torch.cos(angle)) * (k @ k)
 
     def forward(self, P: torch.Tensor, V: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,
-                seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
-        R = self.rotation(seed).to(device=P.device, dtype=P.dtype)
+                seeds: List[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+        R = torch.stack([self.rotation(seed) for seed in seeds]).to(device=P.device, dtype=P.dtype)
         centroid = P.mean(dim=1, keepdim=True)
-        P1 = (P - centroid) @ R.T + centroid
-        V1 = (V @ R.T) * mask.unsqueeze(-1).to(V.dtype)
+        P1 = (P - centroid) @ R.transpose(1, 2) + centroid
+        V1 = (V @ R.transpose(1, 2).unsqueeze(1)) * mask.unsqueeze(-1).to(V.dtype)
         return P1, V1
 
 
 class Displacement(nn.Module):
-    """Shifts every heavy atom by a fixed vector ``shift_A`` (Angstrom); ignores the seed."""
+    """Shifts every heavy atom by a fixed vector ``shift_A`` (Angstrom); ignores the seeds."""
 
     def __init__(self, shift_A: Sequence[float]):
         super().__init__()
@@ -65,5 +65,5 @@ class Displacement(nn.Module):
         self.register_buffer("shift", shift)
 
     def forward(self, P: torch.Tensor, V: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,
-                seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
+                seeds: List[int]) -> Tuple[torch.Tensor, torch.Tensor]:
         return P + self.shift.to(P.dtype), V

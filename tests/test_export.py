@@ -77,12 +77,16 @@ def test_same_seed_same_jump(chignolin):
     assert not torch.allclose(module(x32, 5), module(x32, 6))
 
 
-def test_replicas_are_independent(chignolin):
+def test_replicas_are_independent_and_each_has_its_own_seed(chignolin):
     _, x, _, module = chignolin
     batch = torch.stack([x, x + 0.7]).float()
-    y = module(batch, 3)
+    y = module.jump_replicas(batch, [3, 8])
     torch.testing.assert_close(y[0], module(batch[:1], 3)[0])
-    torch.testing.assert_close(y[1], module(batch[1:], 3)[0])
+    torch.testing.assert_close(y[1], module(batch[1:], 8)[0])
+    # forward(positions, seed) gives replica r the seed seed ^ r
+    torch.testing.assert_close(module(batch, 3), module.jump_replicas(batch, [3, 2]))
+    with pytest.raises(torch.jit.Error, match="one seed per replica"):
+        module.jump_replicas(batch, [3])
 
 
 def test_save_load_round_trip(chignolin, tmp_path):

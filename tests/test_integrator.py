@@ -8,6 +8,7 @@ import io
 import math
 import struct
 import warnings
+from typing import List
 
 import mdtraj
 import numpy as np
@@ -29,7 +30,7 @@ PLATFORMS = ["Reference", "CPU"]
 class NonFinite(nn.Module):
     """A transition that returns NaN coordinates: the model blowing up."""
 
-    def forward(self, P: torch.Tensor, V: torch.Tensor, S: torch.Tensor, mask: torch.Tensor, seed: int):
+    def forward(self, P: torch.Tensor, V: torch.Tensor, S: torch.Tensor, mask: torch.Tensor, seeds: List[int]):
         return P * float("nan"), V
 
 

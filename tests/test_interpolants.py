@@ -64,47 +64,81 @@ def test_align_centroid_moves_the_target_onto_the_start_centroid():
 
 
 def test_losses_reach_their_floor_at_the_targets_and_have_the_right_sign():
-    interpolant = TwoSidedInterpolant(InterpolantConfig())
+    interpolant = TwoSidedInterpolant(InterpolantConfig(parameterization="drift"))
     P0, V0, P1, V1, _, mask, residue_mask = _pair()
     Z_P, Z_V = standard_noise(residue_mask, mask, torch.float64, torch.Generator().manual_seed(1))
     tau = torch.tensor([0.25, 0.7], dtype=torch.float64)
     gd_P, gd_V = interpolant.gamma_dot(tau)
     w_P = residue_mask.unsqueeze(-1).double()
-    targets = ((P1 - P0 + gd_P.view(-1, 1, 1) * Z_P) * w_P, V1 - V0 + gd_V.view(-1, 1, 1, 1) * Z_V, Z_P, Z_V)
+    targets = {"b_P": (P1 - P0 + gd_P.view(-1, 1, 1) * Z_P) * w_P, "b_V": V1 - V0 + gd_V.view(-1, 1, 1, 1) * Z_V,
+               "eta_P": Z_P, "eta_V": Z_V}
     args = (P0, V0, P1, V1, tau, Z_P, Z_V, mask, residue_mask)
     at_target = interpolant.loss(targets, *args)
     torch.testing.assert_close(at_target["loss"], at_target["floor"], atol=1e-12, rtol=0)
     # eta-loss is 1/2 |eta|^2 - Z . eta: predicting +Z beats predicting -Z (the "+ Z . eta" misprint reverses it)
-    flipped = interpolant.loss((targets[0], targets[1], -Z_P, -Z_V), *args)
+    flipped = interpolant.loss({**targets, "eta_P": -Z_P, "eta_V": -Z_V}, *args)
     assert flipped["eta_P"] > at_target["eta_P"] and flipped["eta_V"] > at_target["eta_V"]
-    perturbed = tuple(t + 0.1 * torch.randn_like(t) for t in targets)
+    perturbed = {name: t + 0.1 * torch.randn_like(t) for name, t in targets.items()}
     assert interpolant.loss(perturbed, *args)["loss"] > at_target["loss"]
 
 
+def test_endpoint_loss_floor_and_the_drift_and_denoiser_it_implies():
+    """With the exact displacement D = X1 - X0 the endpoint loss is at its floor, and the b and eta it implies
+    are the drift and denoiser targets of the same pair and noise: the two parameterizations agree."""
+    endpoint = TwoSidedInterpolant(InterpolantConfig(parameterization="endpoint"))
+    drift = TwoSidedInterpolant(InterpolantConfig(parameterization="drift"))
+    assert endpoint.outputs == ("x1",) and drift.outputs == ("b", "eta")
+    assert InterpolantConfig().parameterization == "endpoint"
+    P0, V0, P1, V1, _, mask, residue_mask = _pair()
+    Z_P, Z_V = standard_noise(residue_mask, mask, torch.float64, torch.Generator().manual_seed(3))
+    tau = torch.tensor([0.0, 0.7], dtype=torch.float64)
+    w_P, w_V = residue_mask.unsqueeze(-1).double(), mask.unsqueeze(-1).double()
+    P0, P1, V0 = P0 * w_P, P1 * w_P, V0 * w_V  # as the model hands them over
+    out = {"x1_P": (P1 - P0) * w_P, "x1_V": (V1 - V0) * w_V}
+    losses = endpoint.loss(out, P0, V0, P1, V1, tau, Z_P, Z_V, mask, residue_mask)
+    assert set(losses) == {"loss", "x1_P", "x1_V", "floor"}
+    torch.testing.assert_close(losses["loss"], losses["floor"], atol=1e-12, rtol=0)
+    P_tau, V_tau = endpoint.interpolate(P0, V0, P1, V1, tau, Z_P, Z_V)
+    b_P, b_V, eta_P, eta_V = endpoint.drift_and_denoiser(out, P0, V0, P_tau, V_tau, tau)
+    gd_P, gd_V = endpoint.gamma_dot(tau)
+    # pair 1 (tau = 0.7): eta is the noise itself, b the drift target
+    torch.testing.assert_close(eta_P[1], Z_P[1], atol=1e-10, rtol=0)
+    torch.testing.assert_close(eta_V[1], Z_V[1], atol=1e-10, rtol=0)
+    torch.testing.assert_close(b_P[1], (P1 - P0 + gd_P.view(-1, 1, 1) * Z_P)[1] * w_P[1], atol=1e-10, rtol=0)
+    torch.testing.assert_close(b_V[1], (V1 - V0 + gd_V.view(-1, 1, 1, 1) * Z_V)[1], atol=1e-10, rtol=0)
+    # pair 0 (tau = 0, gamma = 0): X_0 = X0 holds no noise, eta = 0 and b = D (no division by zero)
+    assert torch.equal(eta_P[0], torch.zeros_like(eta_P[0])) and torch.equal(eta_V[0], torch.zeros_like(eta_V[0]))
+    torch.testing.assert_close(b_P[0], out["x1_P"][0], atol=0, rtol=0)
+
+
 def test_losses_ignore_padded_slots_and_residues():
-    interpolant = TwoSidedInterpolant(InterpolantConfig())
+    interpolant = TwoSidedInterpolant(InterpolantConfig(parameterization="drift"))
     P0, V0, P1, V1, _, mask, residue_mask = _pair()
     Z_P, Z_V = standard_noise(residue_mask, mask, torch.float64, torch.Generator().manual_seed(2))
     tau = torch.tensor([0.4, 0.6], dtype=torch.float64)
-    prediction = tuple(torch.randn_like(x) for x in (P0, V0, P0, V0))
+    prediction = {name: torch.randn_like(x) for name, x in (("b_P", P0), ("b_V", V0), ("eta_P", P0), ("eta_V", V0))}
     args = (P0, V0, P1, V1, tau, Z_P, Z_V, mask, residue_mask)
     reference = interpolant.loss(prediction, *args)
-    garbage = []
-    for x, m in zip(prediction, (residue_mask, mask, residue_mask, mask)):
+    garbage = {}
+    for name, x in prediction.items():
         x = x.clone()
-        x[~m] = 1e3
-        garbage.append(x)
+        x[~(residue_mask if name.endswith("_P") else mask)] = 1e3
+        garbage[name] = x
     V1_garbage = V1.clone()
     V1_garbage[~mask] = -50.0
-    polluted = interpolant.loss(tuple(garbage), P0, V0, P1, V1_garbage, tau, Z_P, Z_V, mask, residue_mask)
+    polluted = interpolant.loss(garbage, P0, V0, P1, V1_garbage, tau, Z_P, Z_V, mask, residue_mask)
     for name, value in reference.items():
         torch.testing.assert_close(polluted[name], value, atol=1e-12, rtol=0)
 
 
-@pytest.fixture(scope="module")
-def model() -> EquiJumpModel:
+HEADERS = {"drift": {"b_P", "b_V", "eta_P", "eta_V"}, "endpoint": {"x1_P", "x1_V"}}
+
+
+@pytest.fixture(scope="module", params=sorted(HEADERS))
+def model(request) -> EquiJumpModel:
     torch.manual_seed(0)
-    return EquiJumpModel(ModelConfig(H=8, conditioner_layers=1, header_layers=1, k_neighbors=4, n_radial=8)).double()
+    return EquiJumpModel(ModelConfig(H=8, conditioner_layers=1, header_layers=1, k_neighbors=4, n_radial=8),
+                         InterpolantConfig(parameterization=request.param)).double()
 
 
 def _batch(seed=0) -> PairBatch:
@@ -115,12 +149,15 @@ def _batch(seed=0) -> PairBatch:
 def test_model_loss_is_scalar_differentiable_and_reproducible(model):
     batch = _batch()
     losses = model.loss(batch, torch.Generator().manual_seed(5))
-    assert set(losses) == {"loss", "b_P", "b_V", "eta_P", "eta_V", "floor"}
+    headers = HEADERS[model.interpolant_config.parameterization]
+    assert set(losses) == {"loss", "floor"} | headers
     assert all(v.dim() == 0 and torch.isfinite(v) for v in losses.values())
     model.zero_grad()
     losses["loss"].backward()
-    for part in ("conditioner", "header_b_V", "header_b_P", "header_eta_V", "header_eta_P"):
-        grads = [p.grad for p in getattr(model.network, part).parameters() if p.grad is not None]
+    assert set(model.parameter_counts()) == {"conditioner", "total"} | {f"header_{h}" for h in headers}
+    parts = {"conditioner": model.network.conditioner, **model.network.headers}
+    for part, module in parts.items():
+        grads = [p.grad for p in module.parameters() if p.grad is not None]
         assert grads and any(g.abs().sum() > 0 for g in grads), f"no gradient reaches {part}"
     again = model.loss(batch, torch.Generator().manual_seed(5))
     torch.testing.assert_close(again["loss"], losses["loss"], atol=0, rtol=0)

@@ -152,8 +152,9 @@ def test_network_conditioner_and_headers_are_rotation_equivariant(network):
     h, out = _network_outputs(net, P, V, S, mask, residue_mask, P_tau, V_tau, tau)
     h_rot, out_rot = _network_outputs(net, P @ R.T, V @ R.T, S, mask, residue_mask, P_tau @ R.T, V_tau @ R.T, tau)
     torch.testing.assert_close(h_rot, rotate_flat(h, hidden_irreps(H), R), atol=ATOL, rtol=0)
-    for rotated, original in zip(out_rot, out):
-        torch.testing.assert_close(rotated, original @ R.T, atol=ATOL, rtol=0)
+    assert set(out) == {"b_P", "b_V", "eta_P", "eta_V"}
+    for name, original in out.items():
+        torch.testing.assert_close(out_rot[name], original @ R.T, atol=ATOL, rtol=0)
         assert original.abs().max() > 1e-3, "a trivially zero output would pass any equivariance test"
 
 
@@ -166,6 +167,6 @@ def test_network_tells_a_protein_from_its_mirror_image(network):
     M = torch.diag(torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64))
     _, out = _network_outputs(net, P, V, S, mask, residue_mask, P_tau, V_tau, tau)
     _, out_mirror = _network_outputs(net, P @ M, V @ M, S, mask, residue_mask, P_tau @ M, V_tau @ M, tau)
-    for mirrored, original in zip(out_mirror, out):
-        relative = (mirrored - original @ M).norm() / original.norm()
+    for name, original in out.items():
+        relative = (out_mirror[name] - original @ M).norm() / original.norm()
         assert relative > 1e-2, f"network is (nearly) reflection-equivariant: relative difference {relative:.2e}"

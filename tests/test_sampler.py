@@ -5,7 +5,7 @@ import pytest
 import torch
 from e3nn.util.jit import script
 
-from openmm_equijump.interpolants import standard_noise
+from openmm_equijump.interpolants import InterpolantConfig, standard_noise
 from openmm_equijump.model import EquiJumpModel, ModelConfig
 from openmm_equijump.sampler import JumpSampler, SamplerConfig
 
@@ -14,10 +14,11 @@ from test_nn import random_cloud, random_rotation
 STEPS = 4
 
 
-@pytest.fixture(scope="module")
-def model() -> EquiJumpModel:
+@pytest.fixture(scope="module", params=["drift", "endpoint"])
+def model(request) -> EquiJumpModel:
     torch.manual_seed(0)
-    return EquiJumpModel(ModelConfig(H=8, conditioner_layers=1, header_layers=1, k_neighbors=4, n_radial=8)).double()
+    return EquiJumpModel(ModelConfig(H=8, conditioner_layers=1, header_layers=1, k_neighbors=4, n_radial=8),
+                         InterpolantConfig(parameterization=request.param)).double()
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +36,9 @@ def _replicas():
 def test_jump_is_finite_masked_centroid_preserving_and_seeded(sampler):
     P, V, S, mask = _replicas()
     with torch.no_grad():
-        P1, V1 = sampler(P, V, S, mask, 7)
-        P1_again, V1_again = sampler(P, V, S, mask, 7)
-        P1_other, _ = sampler(P, V, S, mask, 8)
+        P1, V1 = sampler(P, V, S, mask, [7, 8])
+        P1_again, V1_again = sampler(P, V, S, mask, [7, 8])
+        P1_other, _ = sampler(P, V, S, mask, [8, 9])
     assert P1.shape == P.shape and V1.shape == V.shape
     assert torch.isfinite(P1).all() and torch.isfinite(V1).all()
     assert torch.equal(V1[:, ~mask], torch.zeros_like(V1[:, ~mask]))
@@ -73,10 +74,26 @@ def test_jump_is_translation_equivariant(sampler):
     P, V, S, mask = _replicas()
     shift = torch.tensor([12.0, -30.0, 4.5], dtype=torch.float64)
     with torch.no_grad():
-        P1, V1 = sampler(P, V, S, mask, 3)
-        P1_shifted, V1_shifted = sampler(P + shift, V, S, mask, 3)
+        P1, V1 = sampler(P, V, S, mask, [3, 4])
+        P1_shifted, V1_shifted = sampler(P + shift, V, S, mask, [3, 4])
     torch.testing.assert_close(P1_shifted, P1 + shift, atol=1e-9, rtol=0)
     torch.testing.assert_close(V1_shifted, V1, atol=1e-9, rtol=0)
+
+
+@pytest.mark.parametrize("mode", ["sde", "ode"])
+def test_a_batch_of_replicas_jumps_like_separate_calls_with_the_same_seeds(model, mode):
+    sampler = JumpSampler(model, SamplerConfig(latent_steps=STEPS, mode=mode))
+    P, V, S, mask = _replicas()
+    with torch.no_grad():
+        P1, V1 = sampler(P, V, S, mask, [5, 9])
+        alone = [sampler(P[r:r + 1], V[r:r + 1], S, mask, [seed]) for r, seed in enumerate((5, 9))]
+        swapped, _ = sampler(P.flip(0), V.flip(0), S, mask, [9, 5])
+    for r in range(2):
+        torch.testing.assert_close(P1[r:r + 1], alone[r][0], atol=1e-10, rtol=0)
+        torch.testing.assert_close(V1[r:r + 1], alone[r][1], atol=1e-10, rtol=0)
+    torch.testing.assert_close(swapped.flip(0), P1, atol=1e-10, rtol=0)
+    with pytest.raises(RuntimeError, match="2 replicas"):
+        sampler(P, V, S, mask, [5])
 
 
 def test_scripted_jump_matches_eager_also_after_save_and_load(sampler, tmp_path):
@@ -87,10 +104,18 @@ def test_scripted_jump_matches_eager_also_after_save_and_load(sampler, tmp_path)
     loaded = torch.jit.load(str(path))
     # Graph-executor optimization off, as the C++ plugin runs the module (no profiling warm-up).
     with torch.no_grad(), torch.jit.optimized_execution(False):
-        eager = sampler(P, V, S, mask, 42)
-        for other in (scripted(P, V, S, mask, 42), loaded(P, V, S, mask, 42)):
+        eager = sampler(P, V, S, mask, [42, 43])
+        for other in (scripted(P, V, S, mask, [42, 43]), loaded(P, V, S, mask, [42, 43])):
             torch.testing.assert_close(other[0], eager[0], atol=1e-12, rtol=0)
             torch.testing.assert_close(other[1], eager[1], atol=1e-12, rtol=0)
+
+
+def test_step_coefficients_are_read_once_not_per_step(sampler):
+    """The latent loop uses coefficients tabulated at construction: no device -> host read per step."""
+    assert len(sampler.denoiser_P) == len(sampler.noise_scale_V) == STEPS
+    assert sampler.denoiser_P[0] == 0.0 and sampler.noise_scale_P[0] == 0.0  # gamma(0) = 0
+    gamma_P = sampler.model.interpolant.gamma(torch.tensor([1.0 / STEPS], dtype=torch.float64))[0]
+    assert sampler.denoiser_P[1] == sampler._denoiser_and_noise(float(gamma_P), 1.0 / STEPS)[0]
 
 
 def test_denoiser_coefficient_is_capped_and_zero_where_gamma_vanishes(model):

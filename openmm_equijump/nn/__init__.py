@@ -13,7 +13,7 @@ Modules, one concept each:
     SpatialConvolution      gated tensor product with the edge spherical harmonics, mean over neighbours
     EquivariantLayerNorm    layer norm of scalars, RMS norm of vectors
     DeepNet                 initial self-interaction, L blocks, linear over the block outputs, final one
-    EquiJumpNetwork         conditioner + four headers (b_V, b_P, eta_V, eta_P)
+    EquiJumpNetwork         conditioner + a pair of headers (P, V) per predicted quantity
 """
 from .irreps import hidden_irreps, split_hidden, join_hidden
 from .graph import NeighbourGraph

@@ -1,5 +1,5 @@
-"""The EquiJump network: a conditioner run once per jump and four headers run at every latent step."""
-from typing import Tuple
+"""The EquiJump network: a conditioner run once per jump and the headers run at every latent step."""
+from typing import Dict, Sequence
 
 import math
 import torch
@@ -21,22 +21,25 @@ def tau_embedding(tau: torch.Tensor, n_frequencies: int) -> torch.Tensor:
 
 @compile_mode("script")
 class EquiJumpNetwork(torch.nn.Module):
-    """Conditioner f_cond(S, X^t) and headers b_V, b_P, eta_V, eta_P(f_cond, X_tau, tau), all ``DeepNet``s.
+    """Conditioner f_cond(S, X^t) and one pair of headers <name>_P, <name>_V(f_cond, X_tau, tau) for every name
+    in ``outputs`` (the paper's ("b", "eta"): four headers), all ``DeepNet``s.
 
     Conditioner node input: a learned embedding of the residue type (H x 0e) and the 13 masked vectors of X^t
     (13 x 1e), on the kNN graph of the anchors of X^t. Header node input: the conditioner's features
     (H x 0e + H x 1e), the latent time (2 n_tau + 1 x 0e), the 13 masked vectors of X_tau (13 x 1e) and the
     anchor displacement P_tau - P^t (1 x 1e; translation invariant because the interpolant keeps the anchor
-    centroid fixed), on the kNN graph of the anchors of X_tau, which the four headers share. The V headers
-    output 13 x 1e, the P headers 1 x 1e per residue.
+    centroid fixed), on the kNN graph of the anchors of X_tau, which all headers share. The V headers output
+    13 x 1e, the P headers 1 x 1e per residue.
 
     Shapes: B proteins padded to N residues; P (B, N, 3) and V (B, N, 13, 3) in Angstrom; S (B, N) int64;
     mask (B, N, 13) bool; residue_mask (B, N) bool; tau (B,).
     """
 
     def __init__(self, H: int, conditioner_layers: int, header_layers: int, k_neighbors: int, n_radial: int,
-                 r_max: float, n_residue_types: int, n_tau_frequencies: int):
+                 r_max: float, n_residue_types: int, n_tau_frequencies: int, outputs: Sequence[str] = ("b", "eta")):
         super().__init__()
+        if not outputs:
+            raise ValueError("EquiJumpNetwork needs at least one output name, e.g. outputs=('b', 'eta')")
         self.H = H
         self.n_tau_frequencies = n_tau_frequencies
         n_tau = 2 * n_tau_frequencies + 1
@@ -49,10 +52,11 @@ class EquiJumpNetwork(torch.nn.Module):
         def header(irreps_out: str) -> DeepNet:
             return DeepNet(header_in, o3.Irreps(irreps_out), H, header_layers, n_radial)
 
-        self.header_b_V = header(f"{N_SLOTS}x1e")
-        self.header_b_P = header("1x1e")
-        self.header_eta_V = header(f"{N_SLOTS}x1e")
-        self.header_eta_P = header("1x1e")
+        headers = {}
+        for name in outputs:
+            headers[f"{name}_P"] = header("1x1e")
+            headers[f"{name}_V"] = header(f"{N_SLOTS}x1e")
+        self.headers = torch.nn.ModuleDict(headers)
 
     @torch.jit.export
     def condition(self, P0: torch.Tensor, V0: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,
@@ -66,16 +70,16 @@ class EquiJumpNetwork(torch.nn.Module):
     @torch.jit.export
     def heads(self, h: torch.Tensor, P0: torch.Tensor, V0: torch.Tensor, P_tau: torch.Tensor, V_tau: torch.Tensor,
               tau: torch.Tensor, mask: torch.Tensor, residue_mask: torch.Tensor
-              ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Raw header outputs b_P (B, N, 3), b_V (B, N, 13, 3), eta_P, eta_V, zero on padding."""
+              ) -> Dict[str, torch.Tensor]:
+        """Raw header outputs by header name: <name>_P (B, N, 3) and <name>_V (B, N, 13, 3), zero on padding."""
         B, N = P_tau.shape[0], P_tau.shape[1]
         vmask = mask.unsqueeze(-1).to(V_tau.dtype)
         tau_features = tau_embedding(tau, self.n_tau_frequencies).unsqueeze(1).expand(B, N, -1)
         x = torch.cat([h, tau_features, (V_tau * vmask).flatten(-2), ((V_tau - V0) * vmask).flatten(-2), P_tau - P0],
                       dim=-1)
         index, valid, radial, sh = self.neighbours(P_tau, residue_mask)
-        b_V = self.header_b_V(x, residue_mask, index, valid, radial, sh).reshape(B, N, -1, 3) * vmask
-        eta_V = self.header_eta_V(x, residue_mask, index, valid, radial, sh).reshape(B, N, -1, 3) * vmask
-        b_P = self.header_b_P(x, residue_mask, index, valid, radial, sh)
-        eta_P = self.header_eta_P(x, residue_mask, index, valid, radial, sh)
-        return b_P, b_V, eta_P, eta_V
+        out: Dict[str, torch.Tensor] = {}
+        for name, header in self.headers.items():
+            y = header(x, residue_mask, index, valid, radial, sh)
+            out[name] = y.reshape(B, N, -1, 3) * vmask if name.endswith("_V") else y
+        return out
