@@ -99,7 +99,16 @@ def md_ns_per_day(topology: app.Topology, positions, *, platform: str = "CPU", t
     (native OBC2, HBonds, hydrogen mass 4 amu, 4 fs), after a short warm-up that is not counted.
     """
     config = MDConfig(pdb="", temperature=temperature)
-    system = native_obc2_system(topology, config.hydrogen_mass_amu)
+    return system_ns_per_day(native_obc2_system(topology, config.hydrogen_mass_amu), positions, platform=platform,
+                             threads=threads, seconds=seconds, temperature=temperature)
+
+
+def system_ns_per_day(system: openmm.System, positions, *, platform: str = "CPU", threads: int = 0,
+                      seconds: float = 10.0, temperature: float = 350.0, chunk_steps: int = 250) -> float:
+    """OpenMM MD throughput (ns/day) of any ``system``: LangevinMiddle with the reference protocol's friction
+    and time step (``MDConfig``), from a briefly minimized start, timed for ``seconds`` after a warm-up, with
+    the positions read every ``chunk_steps`` steps as a reporter would (which makes the platform finish)."""
+    config = MDConfig(pdb="", temperature=temperature)
     integrator = openmm.LangevinMiddleIntegrator(
         temperature * unit.kelvin, config.friction_per_ps / unit.picosecond, config.timestep_fs * unit.femtosecond
     )
@@ -108,12 +117,12 @@ def md_ns_per_day(topology: app.Topology, positions, *, platform: str = "CPU", t
     context.setPositions(positions)
     openmm.LocalEnergyMinimizer.minimize(context, maxIterations=100)
     context.setVelocitiesToTemperature(temperature * unit.kelvin, 1)
-    integrator.step(100)
+    integrator.step(chunk_steps)
     steps, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        integrator.step(250)
-        context.getState(getPositions=True)  # as a reporter would: forces the platform to finish the work
-        steps += 250
+        integrator.step(chunk_steps)
+        context.getState(getPositions=True)
+        steps += chunk_steps
     elapsed = time.perf_counter() - start
     return steps * config.timestep_fs * 1e-6 / elapsed * 86400.0
 

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional
 
 import torch
 
 from .batch import PairBatch
-from .interpolants import InterpolantConfig, align_centroid, centred, make_interpolant, standard_noise
+from .interpolants import InterpolantConfig, align_centroid, centred, make_interpolant, superpose
 from .nn import EquiJumpNetwork
 from .topology import VOCABULARY
 
@@ -17,8 +17,8 @@ class ModelConfig:
     """Network hyperparameters (paper: H in {32, 64, 128, 256}, conditioner 6 and header 4 blocks).
 
     H: multiplicity of the hidden irreps ``H x 0e + H x 1e``.
-    conditioner_layers, header_layers: blocks of the conditioner and of each header (four for the paper's
-        "drift" parameterization, two for "endpoint": ``InterpolantConfig.parameterization``).
+    conditioner_layers, header_layers: blocks of the conditioner and of each header (two headers per output
+        of the transport: four for the interpolants' "drift" parameterization, two for the others).
     k_neighbors: kNN graph size (per residue, within its protein).
     n_radial: Gaussian radial basis functions on [0, r_max]; r_max in Angstrom (the paper gives neither:
         16 neighbours and 16 functions to 20 A cover a residue's structural neighbourhood).
@@ -44,9 +44,10 @@ class ModelConfig:
 
 
 class EquiJumpModel(torch.nn.Module):
-    """Drift b and denoiser eta of the interpolant from X^t to X^(t + lag), for the trainer and the sampler.
+    """The network and the transport (``interpolant``, built from ``InterpolantConfig.kind``) that learn the jump
+    from X^t to X^(t + lag), for the trainer and the sampler.
 
-    ``condition`` and ``predict`` are scriptable (the sampler calls them); ``loss`` is the training objective.
+    ``condition`` and ``heads`` are scriptable (the sampler calls them); ``loss`` is the training objective.
     Shapes as in ``PairBatch``: B proteins padded to N residues, Angstrom.
     """
 
@@ -77,19 +78,12 @@ class EquiJumpModel(torch.nn.Module):
                 out[name] = centred(out[name], residue_mask)
         return out
 
-    @torch.jit.export
-    def predict(self, h: torch.Tensor, P0: torch.Tensor, V0: torch.Tensor, P_tau: torch.Tensor, V_tau: torch.Tensor,
-                tau: torch.Tensor, mask: torch.Tensor, residue_mask: torch.Tensor
-                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(b_P (B, N, 3), b_V (B, N, 13, 3), eta_P, eta_V) at latent time tau (B,) for the sampler."""
-        out = self.heads(h, P0, V0, P_tau, V_tau, tau, mask, residue_mask)
-        return self.interpolant.drift_and_denoiser(out, P0, V0, P_tau, V_tau, tau)
-
     def loss(self, batch: PairBatch, generator: Optional[torch.Generator] = None) -> Dict[str, torch.Tensor]:
-        """Training objective on one batch: tau ~ U(0, 1) and Z ~ N(0, I) per pair, drawn from ``generator``.
+        """Training objective on one batch: latent times and noise drawn by the transport from ``generator``.
 
-        Returns scalars: 'loss' (to minimize) = the sum of one term per header ('b_P', 'b_V', 'eta_P', 'eta_V'
-        or 'x1_P', 'x1_V'), and 'floor' (see ``TwoSidedInterpolant.loss``). Inputs need not be masked: padded slots and residues are zeroed here.
+        Returns scalars: 'loss' (to minimize) = the sum of one term per header (e.g. 'x1_P', 'x1_V'), and 'floor'
+        (see ``transports.base.Transport.loss``). Inputs need not be masked: padded slots and residues are zeroed
+        here.
         """
         dtype = batch.P0.dtype
         residue_mask = batch.residue_mask
@@ -97,10 +91,12 @@ class EquiJumpModel(torch.nn.Module):
         w_P = residue_mask.unsqueeze(-1).to(dtype)
         w_V = mask.unsqueeze(-1).to(dtype)
         P0, V0 = batch.P0 * w_P, batch.V0 * w_V
-        P1, V1 = align_centroid(batch.P1 * w_P, P0, residue_mask) * w_P, batch.V1 * w_V
-        tau = torch.rand([batch.batch_size], generator=generator, dtype=dtype, device=P0.device)
-        Z_P, Z_V = standard_noise(residue_mask, mask, dtype, generator)
-        P_tau, V_tau = self.interpolant.interpolate(P0, V0, P1, V1, tau, Z_P, Z_V)
+        if self.interpolant_config.superpose_target:
+            P1, V1 = superpose(batch.P1 * w_P, batch.V1 * w_V, P0, residue_mask)
+        else:
+            P1, V1 = align_centroid(batch.P1 * w_P, P0, residue_mask) * w_P, batch.V1 * w_V
+        tau, Z_P, Z_V = self.interpolant.draw(batch.batch_size, residue_mask, mask, dtype, generator)
+        P_tau, V_tau = self.interpolant.interpolate(P0, V0, P1, V1, tau, Z_P, Z_V, residue_mask)
         h = self.condition(P0, V0, batch.S, mask, residue_mask)
         out = self.heads(h, P0, V0, P_tau, V_tau, tau, mask, residue_mask)
         return self.interpolant.loss(out, P0, V0, P1, V1, tau, Z_P, Z_V, mask, residue_mask)

@@ -1,14 +1,16 @@
 """Many replicas of one protein in one call of the jump module, from Python (no OpenMM Context).
 
-An OpenMM ``Simulation`` is one replica. ``run_replicas`` advances R copies at once through the batched
-``forward(positions[R, n_atoms, 3], seed)`` of the jump module: one model call per jump for all of them. The
-seed of jump k is derived from (seed, k) exactly as the C++ integrator derives it from (integrator seed,
-step count), so with R = 1 this reproduces ``Simulation(..., EquiJumpIntegrator(module, seed=seed))``.
-With R > 1 the replicas share one seed per jump and draw independent noise from it.
+An OpenMM ``Simulation`` is one replica. ``iterate_replicas`` and ``run_replicas`` advance R replicas at once
+through the jump module's ``jump_replicas(positions (R, n_atoms, 3) nm, seeds: List[int])``: one model call
+per jump for all of them. Every replica has its own integrator seed, and its jump at step count k uses the
+module seed ``jump_seed(seeds[r], k)``, derived as the C++ integrator derives it from (integrator seed, step
+count); the module draws each replica's noise from a generator of its own. So replica r of a batch is
+``Simulation(..., EquiJumpIntegrator(module, seed=seeds[r]))`` started from the same positions, to float32
+round-off per jump (a batch may sum in another order), whatever the other replicas of the batch do.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Sequence, Union
 
 import numpy as np
 import torch
@@ -33,37 +35,60 @@ def jump_seed(seed: int, step: int) -> int:
     return output >> 1
 
 
-def iterate_replicas(jump_module: torch.jit.ScriptModule, positions, jumps: int, seed: int, *,
-                     first_step: int = 0, progress: bool = True, keep_going: bool = False) -> Iterator[np.ndarray]:
-    """Yield the positions (R, n_atoms, 3) nm after each of ``jumps`` jumps of all replicas at once.
+def replica_seeds(seeds: Union[int, Sequence[int]], replicas: int) -> list[int]:
+    """The integrator seed of each of ``replicas`` replicas: ``seeds`` itself (one per replica), or for an
+    int s the list s, s + 1, ..., s + replicas - 1 (replica r uses seed + r, as ``simulate`` does).
 
-    positions: (R, n_atoms, 3) or (n_atoms, 3) nm; seed: as the integrator's (>= 1); first_step: the step
-    count of the first jump (to continue a run). A jump that returns non-finite positions raises
-    FloatingPointError, unless ``keep_going``: then that replica stays NaN from there on and leaves the batch,
-    and the others go on (their noise then differs from a run in which it had not blown up).
+    Seeds must be >= 1: ``EquiJumpIntegrator`` reads 0 as "pick a random seed", which no batch can reproduce.
     """
-    x = torch.as_tensor(np.asarray(positions, dtype=np.float32))
-    if x.dim() == 2:
-        x = x.unsqueeze(0)
-    frame = x.numpy().copy()
-    alive = np.arange(x.shape[0])
+    if isinstance(seeds, (int, np.integer)):
+        seeds = [int(seeds) + r for r in range(replicas)]
+    seeds = [int(s) for s in seeds]
+    if len(seeds) != replicas:
+        raise ValueError(f"got {len(seeds)} seeds for {replicas} replicas; give one integrator seed per replica")
+    if min(seeds) < 1:
+        raise ValueError(f"integrator seeds must be >= 1 (EquiJumpIntegrator reads 0 as 'random'), got {seeds}")
+    return seeds
+
+
+def iterate_replicas(jump_module: torch.jit.ScriptModule, positions, jumps: int,
+                     seeds: Union[int, Sequence[int]], *, first_step: int = 0, progress: bool = True,
+                     keep_going: bool = False) -> Iterator[np.ndarray]:
+    """Yield the positions (R, n_atoms, 3) float32 nm of all replicas after each of ``jumps`` jumps.
+
+    positions: (R, n_atoms, 3) or (n_atoms, 3) nm, the start of each replica; seeds: one integrator seed per
+    replica, or an int s for s + r (``replica_seeds``); first_step: the step count of the first jump (to
+    continue a run). The batch runs on the device of the module (move it with ``jump_module.to("cuda")``);
+    positions come back to the host once per jump. A jump that returns non-finite positions raises
+    FloatingPointError, unless ``keep_going``: then that replica's positions are NaN from that jump on and it
+    leaves the batch; the other replicas go on exactly as they would have, their noise coming from their own
+    seeds.
+    """
+    start = np.asarray(positions, dtype=np.float32)
+    if start.ndim == 2:
+        start = start[None]
+    seeds = replica_seeds(seeds, start.shape[0])
+    device = jump_module.atomic_numbers.device
+    frame = start.copy()
+    alive = np.arange(start.shape[0])
+    x = torch.as_tensor(frame, device=device)
     with torch.no_grad(), torch.jit.optimized_execution(False):
-        for k in tqdm(range(first_step, first_step + jumps), desc=f"{x.shape[0]} replicas", unit="jump",
+        for k in tqdm(range(first_step, first_step + jumps), desc=f"{len(seeds)} replicas", unit="jump",
                       disable=not progress):
             if len(alive):
-                x = jump_module(torch.as_tensor(frame[alive]), jump_seed(seed, k))
-                finite = torch.isfinite(x).flatten(1).all(dim=1).numpy()
+                x = jump_module.jump_replicas(x, [jump_seed(seeds[r], k) for r in alive])
+                finite = torch.isfinite(x).flatten(1).all(dim=1).cpu().numpy()
                 if not finite.all() and not keep_going:
-                    raise FloatingPointError(f"jump {k}: the jump module returned non-finite positions for "
-                                             f"replica(s) {alive[~finite].tolist()}")
-                frame[alive] = x.numpy()
-                alive = alive[finite]
+                    raise FloatingPointError(f"jump at step {k}: the jump module returned non-finite positions "
+                                             f"for replica(s) {alive[~finite].tolist()}")
+                frame[alive] = x.cpu().numpy()
+                alive, x = alive[finite], x[torch.as_tensor(finite, device=device)]
             yield frame.copy()
 
 
-def run_replicas(jump_module: torch.jit.ScriptModule, positions, jumps: int, seed: int, *,
+def run_replicas(jump_module: torch.jit.ScriptModule, positions, jumps: int, seeds: Union[int, Sequence[int]], *,
                  progress: bool = True, first_step: int = 0, keep_going: bool = False) -> np.ndarray:
     """Positions (R, jumps, n_atoms, 3) nm of R replicas after each jump (see ``iterate_replicas``)."""
-    frames = list(iterate_replicas(jump_module, positions, jumps, seed, first_step=first_step, progress=progress,
+    frames = list(iterate_replicas(jump_module, positions, jumps, seeds, first_step=first_step, progress=progress,
                                    keep_going=keep_going))
     return np.stack(frames, axis=1)

@@ -7,22 +7,31 @@ the model:
     python -m openmm_equijump.simulate
     python -m openmm_equijump.simulate --pdb protein.pdb --model runs/mine --jumps 500 --replicas 4 --out runs/ej
 
-Each replica is one ``Simulation`` (the System of ``md.native_obc2_system``: amber14 + OBC2 as the native
-GBSAOBCForce, HBonds, hydrogen mass 4 amu -- the System the MD yardstick runs) with an ``EquiJumpIntegrator``
-seeded ``seed + replica``, started from the structure's positions. The replicas run one after the other, so
-the batch size of every jump is 1: batching the replicas into one call of the jump module is a later step.
+Replica r starts from the structure's positions and is the trajectory of an ``EquiJumpIntegrator`` seeded
+``seed + r`` on the System of ``md.native_obc2_system`` (amber14 + OBC2 as the native GBSAOBCForce, HBonds,
+hydrogen mass 4 amu -- the System the MD yardstick runs). How the replicas are run is ``--batch-size B``
+(default: all replicas in one batch):
+
+- B > 1: B replicas at a time through ``replicas.iterate_replicas``, one call of the jump module per jump
+  for the whole batch (on ``--device``). Each replica's jumps use its own seed, so replica r is the
+  trajectory the integrator seeded ``seed + r`` would make, to float32 round-off.
+- B = 1 (and a single replica): each replica is an ``openmm.app.Simulation`` with the ``EquiJumpIntegrator``
+  (the C++ plugin) and DCD / StateData reporters, one after the other.
 
 Output folder (a new run replaces the files an earlier one wrote there): ``topology.pdb`` (the structure
 simulated), ``replica_<r>.dcd`` (one frame per jump; its header carries the jump interval), ``replica_<r>.csv``
-(StateDataReporter: step, time, potential energy, temperature of the velocities drawn after the jump, speed),
+(as StateDataReporter writes it: step, time, potential energy, speed, and with B = 1 the temperature of the
+velocities the integrator draws after each jump; a batched replica has no velocities, so no temperature
+column, and its potential energies come from one Context shared by all replicas),
 ``simulate_config.yaml``, ``summary.json`` and, when the model ships reference MD of this protein
 (``pretrained/<name>/reference/``), ``analysis/``: the TIC1 x TIC2 free-energy surface of the jumps against
 that reference, the other figures of ``python -m openmm_equijump.analyze`` and its ``metrics.json``.
 
 Speed is reported the way DESIGN.md asks: EquiJump's simulated ns/day over OpenMM MD's ns/day of the same
-System, measured side by side in this run, with the batch size and the latent steps beside the ratio. The
-steady-state rate leaves out each replica's first jump, whose latency (TorchScript loading and warm-up) is
-reported on its own.
+System, measured side by side in this run, with the batch size and the latent steps beside the ratio;
+EquiJump's rate is summed over the replicas (a batch of B advances B x jump interval per call). Both include
+writing the files and the potential energies. The steady-state rate leaves out each batch's first jump, whose
+latency (TorchScript loading and warm-up) is reported on its own.
 """
 from __future__ import annotations
 
@@ -31,13 +40,16 @@ import json
 import shutil
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
 import mdtraj
+import numpy as np
 import openmm
 import openmm.app as app
+import openmm.unit as unit
 import torch
 import yaml
 from tqdm import tqdm
@@ -50,6 +62,7 @@ from .integrator import EquiJumpIntegrator, JumpModuleError
 from .md import md_ns_per_day, native_obc2_system
 from .models import PRETRAINED_DIR, REFERENCE_DIR, REFERENCE_TOPOLOGY, load_model, reference_md
 from .prepare import prepare_structure
+from .replicas import iterate_replicas
 from .topology import TopologyError
 
 #: Jumps per replica of the default run. Tune to the shipped model's jump latency so that the default run
@@ -74,9 +87,11 @@ class SimulateConfig:
     """Settings of one ``simulate`` run; saved as ``simulate_config.yaml`` in the output folder.
 
     pdb: structure (PDB or PDBx/mmCIF), simulation-ready unless ``prepare``. model: a shipped model name, a
-    training run folder or a checkpoint. jumps: per replica. latent_steps: sampler steps per jump (None: the
-    sampler's default). seed: replica r uses seed + r (>= 1: 0 would make the integrator pick a random one).
-    temperature: K of the velocities drawn after each jump and of the MD yardstick (None: the model's).
+    training run folder or a checkpoint. jumps: per replica. batch_size: replicas per call of the jump module
+    (None: all of them; 1: one ``Simulation`` per replica, see the module docstring). latent_steps: sampler
+    steps per jump (None: the sampler's default). seed: replica r uses seed + r (>= 1: 0 would make the
+    integrator pick a random one). temperature: K of the velocities drawn after each jump (by the integrator,
+    batch size 1) and of the MD yardstick (None: the model's).
     platform: OpenMM platform of the Simulations and the MD yardstick ("auto": CUDA when OpenMM has it, else
     CPU). device: where the jump module runs ("auto", "cpu", "cuda", ...). md_seconds: how long the MD
     yardstick runs. compare: measure the MD yardstick and analyse against the model's reference MD.
@@ -87,6 +102,7 @@ class SimulateConfig:
     model: str = DEFAULT_MODEL
     jumps: int = DEFAULT_JUMPS
     replicas: int = 1
+    batch_size: Optional[int] = None
     out: str = DEFAULT_OUT
     latent_steps: Optional[int] = None
     seed: int = 1
@@ -101,13 +117,20 @@ class SimulateConfig:
         for name in ("jumps", "replicas"):
             if getattr(self, name) < 1:
                 raise SimulateError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.latent_steps is not None and self.latent_steps < 1:
-            raise SimulateError(f"latent_steps must be >= 1, got {self.latent_steps}")
+        for name in ("batch_size", "latent_steps"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise SimulateError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.seed < 1:
             raise SimulateError(f"seed must be >= 1 (replica r uses seed + r; the integrator reads 0 as "
                                 f"'random'), got {self.seed}")
         if self.md_seconds <= 0:
             raise SimulateError(f"md_seconds must be > 0, got {self.md_seconds}")
+
+    @property
+    def batches(self) -> list[list[int]]:
+        """The replica indices of each batch, in the order they run."""
+        size = min(self.batch_size or self.replicas, self.replicas)
+        return [list(range(first, min(first + size, self.replicas))) for first in range(0, self.replicas, size)]
 
 
 def resolve_platform(name: str) -> str:
@@ -152,8 +175,11 @@ def jump_device(device: str) -> str:
 
 def run_replica(index: int, config: SimulateConfig, topology: app.Topology, positions, system: openmm.System,
                 jump_module, platform: str, out: Path, bar: tqdm) -> dict:
-    """Jump one replica ``config.jumps`` times with reporters attached; returns its timings (s): setup (System,
-    Context, the plugin reading the module), the first jump, and all jumps including the first."""
+    """Jump one replica ``config.jumps`` times in an ``openmm.app.Simulation`` with reporters attached.
+
+    Returns the record of this batch of one: timings (s) of the setup (System, Context, the plugin reading the
+    module), the first jump and all jumps including the first, and per replica the jumps done and the jump
+    at which it blew up (None if it did not)."""
     setup = time.perf_counter()
     integrator = EquiJumpIntegrator(jump_module, temperature=config.temperature, seed=config.seed + index,
                                     device=config.device)
@@ -178,8 +204,7 @@ def run_replica(index: int, config: SimulateConfig, topology: app.Topology, posi
             # The failed jump left the Context as it was: the replica stops here, its frames so far are kept.
             blown_up_at = simulation.currentStep
             bar.update(config.jumps - done)
-            print(f"replica {index}: the model blew up at jump {blown_up_at + 1} (non-finite positions); "
-                  f"its {blown_up_at} jumps so far are kept", file=sys.stderr)
+            report_blow_up(index, blown_up_at)
             break
         if first_jump_s is None:
             first_jump_s = time.perf_counter() - started
@@ -187,8 +212,65 @@ def run_replica(index: int, config: SimulateConfig, topology: app.Topology, posi
         bar.update(chunk)
         per_jump = (time.perf_counter() - started) / chunk
         chunk = max(1, int(CHUNK_SECONDS / max(per_jump, 1e-6)))
-    return {"setup_s": setup_s, "first_jump_s": first_jump_s or 0.0, "jumps_s": time.perf_counter() - start,
-            "jumps_done": simulation.currentStep, "blown_up_at_jump": blown_up_at}
+    return {"setup_s": setup_s, "first_jump_s": first_jump_s or 0.0,
+            "jumps_s": time.perf_counter() - start, "jumps_done": [simulation.currentStep],
+            "blown_up_at_jump": [blown_up_at]}
+
+
+def report_blow_up(index: int, jumps_done: int) -> None:
+    print(f"replica {index}: the model blew up at jump {jumps_done + 1} (non-finite positions); "
+          f"its {jumps_done} jumps so far are kept", file=sys.stderr)
+
+
+#: The columns of a batched replica's CSV log: StateDataReporter's, without the temperature (no velocities).
+BATCH_LOG_COLUMNS = ("Step", "Time (ps)", "Potential Energy (kJ/mole)", "Speed (ns/day)")
+
+
+def run_batch(indices: list[int], config: SimulateConfig, topology: app.Topology, positions,
+              energy_context: openmm.Context, jump_module, out: Path, bar: tqdm) -> dict:
+    """Jump the replicas ``indices`` together ``config.jumps`` times, one call of the jump module per jump
+    (``replicas.iterate_replicas``), and write each replica's DCD and CSV as ``run_replica``'s reporters do.
+
+    energy_context: a Context of the System, shared by all replicas, that evaluates the potential energy of
+    each frame. Returns the batch's record (see ``run_replica``); setup is opening the files."""
+    setup = time.perf_counter()
+    jump_ps = float(jump_module.jump_ps)
+    start_nm = np.asarray(positions.value_in_unit(unit.nanometer), dtype=np.float32)
+    jumps_done = [0] * len(indices)
+    blown_up_at: list[Optional[int]] = [None] * len(indices)
+    with ExitStack() as files:
+        dcds, logs = [], []
+        for r in indices:
+            handle = files.enter_context(open(out / f"replica_{r}.dcd", "wb"))
+            dcds.append(app.DCDFile(handle, topology, jump_ps * unit.picosecond, 1, 1))
+            log = files.enter_context(open(out / f"replica_{r}.csv", "w"))
+            print('#"' + '","'.join(BATCH_LOG_COLUMNS) + '"', file=log, flush=True)
+            logs.append(log)
+        setup_s = time.perf_counter() - setup
+        start = time.perf_counter()
+        first_jump_s = None
+        frames = iterate_replicas(jump_module, np.repeat(start_nm[None], len(indices), axis=0), config.jumps,
+                                  [config.seed + r for r in indices], progress=False, keep_going=True)
+        for step, frame in enumerate(frames, start=1):
+            elapsed_days = (time.perf_counter() - start) / 86400.0
+            for i, r in enumerate(indices):
+                if blown_up_at[i] is not None:
+                    continue
+                if not np.isfinite(frame[i]).all():
+                    blown_up_at[i] = step - 1
+                    report_blow_up(r, step - 1)
+                    continue
+                dcds[i].writeModel(frame[i] * unit.nanometer)
+                energy_context.setPositions(frame[i])
+                energy = energy_context.getState(getEnergy=True).getPotentialEnergy()
+                print(f"{step},{step * jump_ps},{energy.value_in_unit(unit.kilojoule_per_mole)},"
+                      f"{step * jump_ps / 1000.0 / elapsed_days:.3g}", file=logs[i], flush=True)
+                jumps_done[i] = step
+            if first_jump_s is None:
+                first_jump_s = time.perf_counter() - start
+            bar.update(len(indices))
+    return {"setup_s": setup_s, "first_jump_s": first_jump_s,
+            "jumps_s": time.perf_counter() - start, "jumps_done": jumps_done, "blown_up_at_jump": blown_up_at}
 
 
 def analyse(out: Path, replicas: list[int], reference: tuple[Path, list[Path]]) -> dict:
@@ -241,28 +323,44 @@ def simulate(config: SimulateConfig) -> dict:
     jump_ps = float(jump_module.jump_ps)
     latent_steps = int(jump_module.settings["latent_steps"])
 
-    timings = []
+    batches = config.batches
+    batch_size = len(batches[0])
+    records = []
     with tqdm(total=config.jumps * config.replicas, unit="jump", desc="EquiJump", dynamic_ncols=True) as bar:
-        for index in range(config.replicas):
-            timings.append(run_replica(index, config, topology, positions, system, jump_module, platform, out, bar))
+        if batch_size == 1:
+            for (index,) in batches:
+                records.append(run_replica(index, config, topology, positions, system, jump_module, platform, out,
+                                           bar))
+        else:
+            jump_module.to(jump_device(config.device))
+            energy_context = openmm.Context(system, openmm.VerletIntegrator(0.001),
+                                            openmm.Platform.getPlatformByName(platform))
+            for indices in batches:
+                records.append(run_batch(indices, config, topology, positions, energy_context, jump_module, out,
+                                         bar))
 
-    jumps_total = sum(t["jumps_done"] for t in timings)
+    jumps_done = [done for record in records for done in record["jumps_done"]]
+    blown_up_at = [jump for record in records for jump in record["blown_up_at_jump"]]
+    jumps_total = sum(jumps_done)
     simulated_ns = jumps_total * jump_ps / 1000.0
-    jump_wall_s = sum(t["jumps_s"] for t in timings)
-    steady_wall_s = jump_wall_s - sum(t["first_jump_s"] for t in timings)
+    jump_wall_s = sum(record["jumps_s"] for record in records)
+    # the first jump of each batch moved each of its replicas by one jump (none for a replica that blew up there)
+    steady_jumps = jumps_total - sum(1 for done in jumps_done if done)
+    steady_wall_s = jump_wall_s - sum(record["first_jump_s"] for record in records)
     summary = {
         "model": config.model, "pdb": config.pdb, "jump_ps": jump_ps, "latent_steps": latent_steps,
-        "batch_size": 1, "replicas": config.replicas, "jumps_per_replica": config.jumps,
-        "jumps_done": jumps_total, "blown_up_at_jump": [t["blown_up_at_jump"] for t in timings],
+        "batch_size": batch_size, "batches": len(batches), "replicas": config.replicas,
+        "jumps_per_replica": config.jumps, "jumps_done": jumps_total, "blown_up_at_jump": blown_up_at,
         "stability": [stability_report(mdtraj.load_dcd(str(out / f"replica_{r}.dcd"), top=str(out / "topology.pdb")))
-                      for r in range(config.replicas) if timings[r]["jumps_done"]],
+                      for r in range(config.replicas) if jumps_done[r]],
         "simulated_ns": simulated_ns, "platform": platform,
         "device": jump_device(config.device), "model_load_s": load_s,
-        "setup_s": [t["setup_s"] for t in timings], "first_jump_s": [t["first_jump_s"] for t in timings],
+        "setup_s": [record["setup_s"] for record in records],
+        "first_jump_s": [record["first_jump_s"] for record in records],
         "jump_wall_s": jump_wall_s,
         "equijump_ns_per_day": simulated_ns / jump_wall_s * 86400.0,
-        "equijump_ns_per_day_steady": ((jumps_total - config.replicas) * jump_ps / 1000.0 / steady_wall_s * 86400.0
-                                       if jumps_total > config.replicas and steady_wall_s > 0 else None),
+        "equijump_ns_per_day_steady": (steady_jumps * jump_ps / 1000.0 / steady_wall_s * 86400.0
+                                       if steady_jumps > 0 and steady_wall_s > 0 else None),
         "md_ns_per_day": None, "ratio": None, "ratio_steady": None, "analysis": None,
         "trajectories": [str(out / f"replica_{r}.dcd") for r in range(config.replicas)],
         "logs": [str(out / f"replica_{r}.csv") for r in range(config.replicas)],
@@ -275,7 +373,7 @@ def simulate(config: SimulateConfig) -> dict:
         summary["ratio"] = summary["equijump_ns_per_day"] / md_rate
         if summary["equijump_ns_per_day_steady"] is not None:
             summary["ratio_steady"] = summary["equijump_ns_per_day_steady"] / md_rate
-        summary["analysis"] = analysis_or_reason(config, out, [t["jumps_done"] for t in timings])
+        summary["analysis"] = analysis_or_reason(config, out, jumps_done)
     summary["wall_s"] = time.perf_counter() - started
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     print(format_summary(summary))
@@ -302,10 +400,11 @@ def format_summary(summary: dict) -> str:
     lines = [
         f"{s['jumps_done']} jumps ({s['replicas']} replica(s) x {s['jumps_per_replica']}) of {s['jump_ps']:g} ps: "
         f"{s['simulated_ns']:.2f} ns simulated in {s['jump_wall_s']:.1f} s of jumping "
-        f"({s['wall_s']:.1f} s in all: model bound in {s['model_load_s']:.1f} s, Simulation set up in "
+        f"({s['wall_s']:.1f} s in all: model bound in {s['model_load_s']:.1f} s, set up in "
         f"{sum(s['setup_s']):.1f} s)",
         f"  EquiJump    {s['equijump_ns_per_day']:10.0f} ns/day  (batch size {s['batch_size']}, "
-        f"{s['latent_steps']} latent steps, device {s['device']}; first jump {s['first_jump_s'][0]:.2f} s)",
+        f"{s['latent_steps']} latent steps, device {s['device']}, summed over replicas; first jump "
+        f"{s['first_jump_s'][0]:.2f} s)",
     ]
     if s["equijump_ns_per_day_steady"] is not None:
         lines.append(f"  EquiJump    {s['equijump_ns_per_day_steady']:10.0f} ns/day  steady state "
@@ -343,6 +442,9 @@ def parse_args(argv: Optional[list[str]] = None) -> SimulateConfig:
                         help="shipped model name, training run folder or checkpoint (default: chignolin)")
     parser.add_argument("--jumps", type=int, default=defaults.jumps, help="jumps per replica")
     parser.add_argument("--replicas", type=int, default=defaults.replicas)
+    parser.add_argument("--batch-size", type=int,
+                        help="replicas per call of the jump module (default: all replicas in one batch; 1: each "
+                             "replica an openmm.app.Simulation with the EquiJumpIntegrator, one after the other)")
     parser.add_argument("--out", default=defaults.out,
                         help="output folder (files of an earlier run there are replaced)")
     parser.add_argument("--latent-steps", type=int, help="sampler steps per jump (default: the sampler's)")

@@ -68,6 +68,9 @@ class TrainConfig:
     at most ``validation_pairs`` fixed pairs with fixed noise every ``validate_every`` steps.
     Cluster-enhanced sampling (data.clusters): ``n_clusters`` k-means clusters on ``n_tics`` TICs, TICA lag
     ``tica_lag_ps`` (None: ``lag_ps``). ``temperature_K``: of the training MD, stored for export.
+    ``start_noise_A``: Gaussian noise (Angstrom per coordinate) added to the start frame of every training pair
+    (not to validation pairs; ``PairBatch.with_noisy_start``), so that the model learns to repair the small
+    distortions its own jumps make instead of compounding them over a rollout; 0 switches it off.
     """
 
     datasets: list[DatasetConfig] = field(default_factory=list, metadata={"items": DatasetConfig})
@@ -84,12 +87,17 @@ class TrainConfig:
     validate_every: int = 100
     checkpoint_every: int = 500
     seed: int = 0
+    start_noise_A: float = 0.0
     cluster_sampling: bool = False
     n_clusters: int = 200
     n_tics: int = 2
     tica_lag_ps: float | None = None
     model: ModelConfig = field(default_factory=ModelConfig)
     interpolant: InterpolantConfig = field(default_factory=InterpolantConfig)
+
+    def __post_init__(self) -> None:
+        if not self.start_noise_A >= 0:
+            raise ConfigError(f"TrainConfig.start_noise_A must be >= 0 Angstrom, got {self.start_noise_A}")
 
 
 def config_to_dict(config: Any) -> Any:
@@ -346,6 +354,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, sto
                 group["lr"] = lr
             batch = train_pairs.batch(sampler.draw(config.batch_size, data_generator)).to(device)
             try:
+                if config.start_noise_A > 0:
+                    batch = batch.with_noisy_start(config.start_noise_A, loss_generator)
                 values = optimizer_step(model, optimizer, batch, loss_generator, config.grad_clip_norm)
             except FloatingPointError as error:
                 raise FloatingPointError(f"step {step + 1} (lr {lr:g}): {error}; lower lr or set grad_clip_norm, "

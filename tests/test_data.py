@@ -165,6 +165,14 @@ def test_pairs_are_lag_apart_and_padded_across_proteins(chignolin, shared_data, 
     assert torch.equal(batch.V0[0, :10], source.V[5])
     assert torch.allclose(batch.P0[0, :10].mean(dim=0), torch.zeros(3), atol=1e-5)
 
+    # training's start noise: only the real coordinates of X^t move, the C-alpha centroid stays, X^(t+lag) too
+    noisy = batch.with_noisy_start(0.2, torch.Generator().manual_seed(0))
+    real = batch.mask & batch.residue_mask.unsqueeze(-1)
+    assert torch.equal(noisy.P1, batch.P1) and torch.equal(noisy.V1, batch.V1)
+    assert torch.equal(noisy.V0[~real], batch.V0[~real]) and torch.equal(noisy.P0[0, 10:], batch.P0[0, 10:])
+    assert abs(float((noisy.V0 - batch.V0)[real].std()) - 0.2) < 0.02
+    torch.testing.assert_close(noisy.P0[0, :10].mean(0), batch.P0[0, :10].mean(0), atol=1e-5, rtol=0)
+
 
 def test_cluster_sampling_draws_clusters_uniformly(chignolin):
     segments, _ = split_by_trajectory([chignolin], 0.0, 100.0, seed=0)

@@ -1,15 +1,16 @@
-"""The two-sided interpolant, its losses and the model's training objective."""
+"""The transport choice, the two-sided interpolant, its losses and the model's training objective."""
 import math
 
 import pytest
 import torch
 
 from openmm_equijump.batch import PairBatch
-from openmm_equijump.interpolants import (InterpolantConfig, TwoSidedInterpolant, align_centroid, centred,
-                                          make_interpolant, standard_noise)
+from openmm_equijump.interpolants import (InterpolantConfig, align_centroid, centred, make_interpolant, standard_noise,
+                                          superpose)
+from openmm_equijump.transports import TwoSidedInterpolant
 from openmm_equijump.model import EquiJumpModel, ModelConfig
 
-from test_nn import random_cloud
+from test_nn import random_cloud, random_rotation
 
 
 def test_noise_reading_is_a_setting_with_variance_as_default():
@@ -19,8 +20,8 @@ def test_noise_reading_is_a_setting_with_variance_as_default():
     assert (scale.scale_P, scale.scale_V) == (3.0, 1.0)
     with pytest.raises(ValueError, match="noise_reading"):
         InterpolantConfig(noise_reading="std")
-    with pytest.raises(ValueError, match="kind"):
-        InterpolantConfig(kind="ddpm")
+    with pytest.raises(ValueError, match="kind='ddim' is not a transport; choose one of"):
+        InterpolantConfig(kind="ddim")
     with pytest.raises(ValueError, match="sigma_P"):
         InterpolantConfig(sigma_P=0.0)
     assert isinstance(make_interpolant(default), TwoSidedInterpolant)
@@ -38,7 +39,7 @@ def test_interpolant_hits_both_ends_and_gamma_vanishes_there():
     Z_P, Z_V = standard_noise(residue_mask, mask, torch.float64, torch.Generator().manual_seed(0))
     for t, (P_end, V_end) in ((0.0, (P0, V0)), (1.0, (P1, V1))):
         tau = torch.full([2], t, dtype=torch.float64)
-        P, V = interpolant.interpolate(P0, V0, P1, V1, tau, Z_P, Z_V)
+        P, V = interpolant.interpolate(P0, V0, P1, V1, tau, Z_P, Z_V, residue_mask)
         assert torch.equal(P, P_end) and torch.equal(V, V_end)
     gamma_P, gamma_V = interpolant.gamma(torch.tensor([0.5], dtype=torch.float64))
     assert (gamma_P.item(), gamma_V.item()) == (0.75, 0.25)
@@ -52,6 +53,22 @@ def test_noise_is_masked_centred_and_reproducible():
     torch.testing.assert_close(Z_P.sum(1), torch.zeros(2, 3, dtype=torch.float64), atol=1e-12, rtol=0)
     again = standard_noise(residue_mask, mask, torch.float64, torch.Generator().manual_seed(3))
     assert torch.equal(again[0], Z_P) and torch.equal(again[1], Z_V)
+
+
+def test_superpose_undoes_a_rigid_motion_of_the_target_and_ignores_padding():
+    P0, V0, _, _, _, mask, residue_mask = _pair()
+    w_P = residue_mask.unsqueeze(-1).double()
+    P0, V0 = P0 * w_P, V0 * mask.unsqueeze(-1)
+    R = torch.stack([random_rotation(3), random_rotation(4)])
+    P1 = (torch.einsum("bni,bji->bnj", P0, R) + torch.tensor([4.0, -9.0, 2.5], dtype=torch.float64)) * w_P
+    V1 = torch.einsum("bnsi,bji->bnsj", V0, R)
+    P, V = superpose(P1, V1, P0, residue_mask)
+    torch.testing.assert_close(P, P0, atol=1e-10, rtol=0)
+    torch.testing.assert_close(V, V0, atol=1e-10, rtol=0)
+    # a mirror image is not a rigid motion: superposing it must not reflect it back
+    M = torch.diag(torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64))
+    P_mirror, _ = superpose(P0 @ M, V0 @ M, P0, residue_mask)
+    assert (P_mirror - P0).abs().max() > 0.5
 
 
 def test_align_centroid_moves_the_target_onto_the_start_centroid():
@@ -98,8 +115,8 @@ def test_endpoint_loss_floor_and_the_drift_and_denoiser_it_implies():
     losses = endpoint.loss(out, P0, V0, P1, V1, tau, Z_P, Z_V, mask, residue_mask)
     assert set(losses) == {"loss", "x1_P", "x1_V", "floor"}
     torch.testing.assert_close(losses["loss"], losses["floor"], atol=1e-12, rtol=0)
-    P_tau, V_tau = endpoint.interpolate(P0, V0, P1, V1, tau, Z_P, Z_V)
-    b_P, b_V, eta_P, eta_V = endpoint.drift_and_denoiser(out, P0, V0, P_tau, V_tau, tau)
+    P_tau, V_tau = endpoint.interpolate(P0, V0, P1, V1, tau, Z_P, Z_V, residue_mask)
+    b_P, b_V, eta_P, eta_V = endpoint.drift_and_denoiser(out, P0, V0, P_tau, V_tau, tau, residue_mask)
     gd_P, gd_V = endpoint.gamma_dot(tau)
     # pair 1 (tau = 0.7): eta is the noise itself, b the drift target
     torch.testing.assert_close(eta_P[1], Z_P[1], atol=1e-10, rtol=0)
@@ -175,6 +192,23 @@ def test_model_loss_ignores_translations_of_either_frame(model):
         b = model.loss(shifted, torch.Generator().manual_seed(6))
     for name in a:
         torch.testing.assert_close(b[name], a[name], atol=1e-9, rtol=0)
+
+
+def test_model_loss_ignores_a_rotation_of_the_target_frame(model):
+    """With ``superpose_target`` the target is superposed onto the start: the whole protein's rotation between
+    the frames does not enter the loss; with only the centroid aligned (default), it does."""
+    batch = _batch()
+    R = random_rotation(9)
+    turned = _batch()
+    turned.P1, turned.V1 = batch.P1 @ R.T, batch.V1 @ R.T
+    superposing = EquiJumpModel(model.model_config, InterpolantConfig(superpose_target=True)).double()
+    with torch.no_grad():
+        a = superposing.loss(batch, torch.Generator().manual_seed(6))
+        b = superposing.loss(turned, torch.Generator().manual_seed(6))
+        c = model.loss(batch, torch.Generator().manual_seed(6))
+        d = model.loss(turned, torch.Generator().manual_seed(6))
+    torch.testing.assert_close(b["loss"], a["loss"], atol=1e-9, rtol=0)
+    assert abs(float(c["floor"] - d["floor"])) > 1e-3
 
 
 def test_parameter_counts_add_up(model):

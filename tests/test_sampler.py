@@ -1,4 +1,5 @@
-"""The jump sampler: reproducibility, symmetry (rotation with rotated noise, translation), scripting."""
+"""The jump sampler, for every transport: reproducibility, symmetry (rotation with rotated noise, translation),
+scripting, tabulated step coefficients."""
 import math
 
 import pytest
@@ -8,17 +9,24 @@ from e3nn.util.jit import script
 from openmm_equijump.interpolants import InterpolantConfig, standard_noise
 from openmm_equijump.model import EquiJumpModel, ModelConfig
 from openmm_equijump.sampler import JumpSampler, SamplerConfig
+from openmm_equijump.transports.interpolant import relaxed_denoiser_and_noise
 
 from test_nn import random_cloud, random_rotation
 
 STEPS = 4
 
 
-@pytest.fixture(scope="module", params=["drift", "endpoint"])
+#: (transport, parameterization): every transport, and both parameterizations of the interpolants
+TRANSPORTS = [("two_sided", "drift"), ("two_sided", "endpoint"), ("one_sided", "drift"), ("one_sided", "endpoint"),
+              ("flow_matching", "endpoint"), ("ddpm", "endpoint")]
+
+
+@pytest.fixture(scope="module", params=TRANSPORTS, ids=["-".join(t) for t in TRANSPORTS])
 def model(request) -> EquiJumpModel:
     torch.manual_seed(0)
+    kind, parameterization = request.param
     return EquiJumpModel(ModelConfig(H=8, conditioner_layers=1, header_layers=1, k_neighbors=4, n_radial=8),
-                         InterpolantConfig(parameterization=request.param)).double()
+                         InterpolantConfig(kind=kind, parameterization=parameterization)).double()
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +65,11 @@ def test_jump_is_rotation_equivariant_with_rotated_noise(model, mode):
     R_, N = P.shape[0], P.shape[1]
     masks = mask.expand(R_, N, 13)
     residue_mask = torch.ones(R_, N, dtype=torch.bool)
-    g = torch.Generator().manual_seed(0)
-    noise = [standard_noise(residue_mask, masks, torch.float64, g) for _ in range(STEPS)]
-    noise_P = torch.stack([n[0] for n in noise])
-    noise_V = torch.stack([n[1] for n in noise])
+    D = sampler.noise_draws
+    assert D == sampler.prior_draws + (STEPS if mode == "sde" else 0)
+    noise_P, noise_V = standard_noise(residue_mask.repeat(D, 1), masks.repeat(D, 1, 1), torch.float64,
+                                      torch.Generator().manual_seed(0))
+    noise_P, noise_V = noise_P.view(D, R_, N, 3), noise_V.view(D, R_, N, 13, 3)
     R = random_rotation(11)
     with torch.no_grad():
         P1, V1 = sampler.transport(P, V, S.expand(R_, N), masks, residue_mask, noise_P, noise_V)
@@ -110,25 +119,33 @@ def test_scripted_jump_matches_eager_also_after_save_and_load(sampler, tmp_path)
             torch.testing.assert_close(other[1], eager[1], atol=1e-12, rtol=0)
 
 
-def test_step_coefficients_are_read_once_not_per_step(sampler):
-    """The latent loop uses coefficients tabulated at construction: no device -> host read per step."""
-    assert len(sampler.denoiser_P) == len(sampler.noise_scale_V) == STEPS
-    assert sampler.denoiser_P[0] == 0.0 and sampler.noise_scale_P[0] == 0.0  # gamma(0) = 0
-    gamma_P = sampler.model.interpolant.gamma(torch.tensor([1.0 / STEPS], dtype=torch.float64))[0]
-    assert sampler.denoiser_P[1] == sampler._denoiser_and_noise(float(gamma_P), 1.0 / STEPS)[0]
+def test_step_coefficients_are_tabulated_once_not_per_step(sampler):
+    """The latent loop reads the rows the transport tabulated at construction: no device -> host read per step."""
+    assert len(sampler.steps) == STEPS
+    assert all(isinstance(c, float) for row in sampler.steps for c in row)
+    assert [row[0] for row in sampler.steps] == [k / STEPS for k in range(STEPS)]
+    kind = sampler.model.interpolant_config.kind
+    if kind in ("two_sided", "one_sided", "flow_matching"):
+        gamma_P, gamma_V = sampler.model.interpolant.gamma(torch.tensor([0.0, 1.0 / STEPS], dtype=torch.float64))
+        for k in range(2):
+            assert sampler.steps[k][2:4] == list(relaxed_denoiser_and_noise(float(gamma_P[k]), 1 / STEPS, 1.0, 1.0))
+            assert sampler.steps[k][4:6] == list(relaxed_denoiser_and_noise(float(gamma_V[k]), 1 / STEPS, 1.0, 1.0))
+    if kind == "two_sided":
+        assert sampler.steps[0][2:] == [0.0, 0.0, 0.0, 0.0]  # gamma(0) = 0: pure drift from X^t
+    if kind == "ddpm":
+        assert sampler.steps[-1][4] == sampler.steps[-1][6] == 0.0  # the last step lands on the data: no noise
 
 
-def test_denoiser_coefficient_is_capped_and_zero_where_gamma_vanishes(model):
+def test_denoiser_coefficient_is_capped_and_zero_where_gamma_vanishes():
     dtau = 0.01
-    capped = JumpSampler(model, SamplerConfig(latent_steps=100))
-    assert capped._denoiser_and_noise(0.0, dtau) == (0.0, 0.0)
-    a, noise = capped._denoiser_and_noise(0.05, dtau)  # eps_k = 0.05^2 / 0.01 = 0.25
+    assert relaxed_denoiser_and_noise(0.0, dtau, 1.0, 1.0) == (0.0, 0.0)
+    a, noise = relaxed_denoiser_and_noise(0.05, dtau, 1.0, 1.0)  # eps_k = 0.05^2 / 0.01 = 0.25
     assert math.isclose(a, 0.25 / 0.05) and math.isclose(noise, math.sqrt(2 * 0.25 * dtau))
-    a, noise = capped._denoiser_and_noise(0.5, dtau)  # mid-interval: the paper's eps = 1
+    a, noise = relaxed_denoiser_and_noise(0.5, dtau, 1.0, 1.0)  # mid-interval: the paper's eps = 1
     assert math.isclose(a, 1.0 / 0.5) and math.isclose(noise, math.sqrt(2 * dtau))
-    paper = JumpSampler(model, SamplerConfig(latent_steps=100, relaxation_limit=math.inf))
-    assert paper._denoiser_and_noise(0.0, dtau) == (0.0, math.sqrt(2 * dtau))
-    assert math.isclose(paper._denoiser_and_noise(0.05, dtau)[0], 1.0 / 0.05)
+    # the paper's constant eps (relaxation_limit = inf)
+    assert relaxed_denoiser_and_noise(0.0, dtau, 1.0, math.inf) == (0.0, math.sqrt(2 * dtau))
+    assert math.isclose(relaxed_denoiser_and_noise(0.05, dtau, 1.0, math.inf)[0], 1.0 / 0.05)
 
 
 def test_settings_and_config_validation(sampler):

@@ -8,9 +8,18 @@ import mdtraj
 import numpy as np
 import pytest
 import yaml
+from openmm import Context, Platform, VerletIntegrator
+from openmm.app import PDBFile
+from tqdm import tqdm
 
+from openmm_equijump.dcd import dcd_header_interval_ps
+from openmm_equijump.export import export_jump_module
+from openmm_equijump.md import native_obc2_system
 from openmm_equijump.models import PRETRAINED_DIR, available_models
-from openmm_equijump.simulate import DEFAULT_PDB, SimulateConfig, SimulateError, main, simulate
+from openmm_equijump.replicas import jump_seed
+from openmm_equijump.simulate import DEFAULT_PDB, SimulateConfig, SimulateError, main, run_batch, simulate
+
+from test_replicas import BlowsUpOnSeed
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 JUMPS, REPLICAS, LATENT_STEPS = 4, 2, 3
@@ -25,11 +34,27 @@ def load_example(name: str):
 
 @pytest.fixture(scope="module")
 def run(tiny_model, tmp_path_factory) -> tuple[Path, dict]:
+    """The replicas in one batch (the default)."""
     out = tmp_path_factory.mktemp("simulate") / "out"
     assert main(["--model", str(tiny_model), "--jumps", str(JUMPS), "--replicas", str(REPLICAS),
                  "--latent-steps", str(LATENT_STEPS), "--out", str(out), "--seed", "5", "--md-seconds", "0.5",
                  "--platform", "CPU"]) == 0
     return out, json.loads((out / "summary.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def sequential_run(tiny_model, tmp_path_factory) -> tuple[Path, dict]:
+    """The same replicas, each an openmm.app.Simulation with the EquiJumpIntegrator (--batch-size 1)."""
+    out = tmp_path_factory.mktemp("simulate_sequential") / "out"
+    assert main(["--model", str(tiny_model), "--jumps", str(JUMPS), "--replicas", str(REPLICAS),
+                 "--batch-size", "1", "--latent-steps", str(LATENT_STEPS), "--out", str(out), "--seed", "5",
+                 "--platform", "CPU", "--no-compare"]) == 0
+    return out, json.loads((out / "summary.json").read_text())
+
+
+def read_log(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 def test_cli_writes_one_dcd_and_csv_per_replica_with_one_frame_per_jump(run):
@@ -45,20 +70,40 @@ def test_cli_writes_one_dcd_and_csv_per_replica_with_one_frame_per_jump(run):
         # band catches a blow-up, not poor quality (the shipped model's card holds 3.8 +/- 0.5 A)
         distances = np.linalg.norm(np.diff(trajectory.xyz[:, calphas], axis=1), axis=-1) * 10.0
         assert ((distances > 0.5) & (distances < 20.0)).all(), distances
-        with open(out / f"replica_{replica}.csv", newline="") as handle:
-            rows = list(csv.DictReader(handle))
+        assert dcd_header_interval_ps(out / f"replica_{replica}.dcd") == 100.0
+        rows = read_log(out / f"replica_{replica}.csv")
         assert [int(r['#"Step"']) for r in rows] == list(range(1, JUMPS + 1))
         assert [float(r["Time (ps)"]) for r in rows] == pytest.approx([100.0 * (i + 1) for i in range(JUMPS)])
         assert all(np.isfinite(float(r["Potential Energy (kJ/mole)"])) for r in rows)
-        assert {"Temperature (K)", "Speed (ns/day)"} <= set(rows[0])
+        assert all(float(r["Speed (ns/day)"]) > 0 for r in rows)
     assert not np.allclose(trajectories[0].xyz, trajectories[1].xyz), "replicas must run with different seeds"
+
+
+def test_a_batch_equals_the_replicas_run_one_by_one_through_openmm(run, sequential_run):
+    """Replica r of the batch is the Simulation with EquiJumpIntegrator(seed=seed + r): same frames to float32
+    round-off, same energies and DCD headers; the batched log has no temperature (no velocities)."""
+    (batched, summary), (sequential, sequential_summary) = run, sequential_run
+    assert summary["batch_size"] == REPLICAS and sequential_summary["batch_size"] == 1
+    assert sequential_summary["batches"] == REPLICAS and summary["batches"] == 1
+    topology = str(batched / "topology.pdb")
+    for r in range(REPLICAS):
+        a = mdtraj.load_dcd(str(batched / f"replica_{r}.dcd"), top=topology)
+        b = mdtraj.load_dcd(str(sequential / f"replica_{r}.dcd"), top=topology)
+        np.testing.assert_allclose(a.xyz, b.xyz, atol=2e-5)
+        assert dcd_header_interval_ps(batched / f"replica_{r}.dcd") == \
+            dcd_header_interval_ps(sequential / f"replica_{r}.dcd")
+        rows, sequential_rows = read_log(batched / f"replica_{r}.csv"), read_log(sequential / f"replica_{r}.csv")
+        assert list(rows[0]) == [c for c in sequential_rows[0] if c != "Temperature (K)"]
+        for column in ('#"Step"', "Time (ps)", "Potential Energy (kJ/mole)"):
+            np.testing.assert_allclose([float(row[column]) for row in rows],
+                                       [float(row[column]) for row in sequential_rows], rtol=1e-4, atol=0.05)
 
 
 def test_summary_and_config_hold_sane_numbers(run, tiny_model):
     out, summary = run
     assert summary["jumps_done"] == JUMPS * REPLICAS and summary["replicas"] == REPLICAS
     assert summary["simulated_ns"] == pytest.approx(JUMPS * REPLICAS * 0.1)
-    assert summary["latent_steps"] == LATENT_STEPS and summary["batch_size"] == 1
+    assert summary["latent_steps"] == LATENT_STEPS and summary["batch_size"] == REPLICAS
     assert summary["device"] == "cpu" and summary["platform"] == "CPU"
     for key in ("equijump_ns_per_day", "equijump_ns_per_day_steady", "md_ns_per_day", "ratio", "ratio_steady",
                 "jump_wall_s", "wall_s", "model_load_s"):
@@ -69,6 +114,21 @@ def test_summary_and_config_hold_sane_numbers(run, tiny_model):
     assert SimulateConfig(**config) == SimulateConfig(model=str(tiny_model), jumps=JUMPS, replicas=REPLICAS,
                                                       latent_steps=LATENT_STEPS, out=str(out), seed=5,
                                                       md_seconds=0.5, platform="CPU")
+
+
+def test_a_replica_that_blows_up_in_a_batch_keeps_its_frames_and_the_others_go_on(shared_data, tmp_path):
+    structure = str(shared_data / "md" / "chignolin_amber14.pdb")
+    pdb = PDBFile(structure)
+    config = SimulateConfig(replicas=3, jumps=3, seed=3, out=str(tmp_path))
+    module = export_jump_module(BlowsUpOnSeed(jump_seed(4, 1)), pdb.topology, jump_ps=100.0, temperature_K=350.0)
+    energy_context = Context(native_obc2_system(pdb.topology), VerletIntegrator(0.001),
+                             Platform.getPlatformByName("Reference"))
+    with tqdm(disable=True) as bar:
+        record = run_batch([0, 1, 2], config, pdb.topology, pdb.positions, energy_context, module, tmp_path, bar)
+    assert record["jumps_done"] == [3, 1, 3] and record["blown_up_at_jump"] == [None, 1, None]
+    for r, frames in enumerate(record["jumps_done"]):
+        assert mdtraj.load_dcd(str(tmp_path / f"replica_{r}.dcd"), top=structure).n_frames == frames
+        assert len(read_log(tmp_path / f"replica_{r}.csv")) == frames
 
 
 def test_too_short_a_run_skips_the_analysis_with_the_reason(run):
@@ -126,6 +186,10 @@ def test_settings_are_checked_by_name(tmp_path):
         SimulateConfig(seed=0)
     with pytest.raises(SimulateError, match="jumps must be >= 1"):
         SimulateConfig(jumps=0)
+    with pytest.raises(SimulateError, match="batch_size must be >= 1"):
+        SimulateConfig(batch_size=0)
+    assert SimulateConfig(replicas=5, batch_size=2).batches == [[0, 1], [2, 3], [4]]
+    assert SimulateConfig(replicas=3).batches == [[0, 1, 2]] and SimulateConfig().batches == [[0]]
     with pytest.raises(SystemExit, match="structure file .*missing.pdb does not exist"):
         main(["--pdb", str(tmp_path / "missing.pdb"), "--out", str(tmp_path / "out"), "--no-compare"])
     assert not (tmp_path / "out").exists(), "a run that cannot start must leave no output folder"

@@ -89,7 +89,7 @@ def test_cli_trains_checkpoints_and_lowers_the_validation_loss(chignolin, tmp_pa
 
 def test_resume_continues_exactly(chignolin, tmp_path):
     seed2 = DatasetConfig(chignolin.topology, chignolin.trajectories[1:2])
-    config = tiny_config([seed2], steps=7, cluster_sampling=True, n_clusters=10)
+    config = tiny_config([seed2], steps=7, cluster_sampling=True, n_clusters=10, start_noise_A=0.2)
     train(config, tmp_path / "whole", progress=False)
     train(config, tmp_path / "halves", stop_after=4, progress=False)  # stops like an interrupted job
     assert load_checkpoint(tmp_path / "halves")["step"] == 4
@@ -106,6 +106,11 @@ def test_a_checkpoint_whose_weights_do_not_fit_its_config_is_refused_clearly(tin
     with pytest.raises(ValueError, match=r"model\.pt: its weights do not fit the model its config describes "
                                          r"\(\d+ missing.*\d+ unexpected"):
         load_trained_model(tmp_path / "model.pt")
+
+
+def test_start_noise_must_not_be_negative():
+    with pytest.raises(ConfigError, match="start_noise_A must be >= 0"):
+        TrainConfig(start_noise_A=-0.1)
 
 
 def test_cli_resume_extends_a_run(chignolin, tmp_path):
