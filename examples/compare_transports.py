@@ -52,6 +52,9 @@ def run_one(kind: str, sigma_P: float, args: argparse.Namespace, folder: Path) -
     """Train one transport at anchor noise variance sigma_P (sigma_V^2 = 1), roll it out, compare; the
     divergences as in metrics.json (reused from a finished earlier run in ``folder``)."""
     metrics_path = folder / "evaluate" / "analysis" / "metrics.json"
+    diverged_path = folder / "diverged.txt"
+    if diverged_path.is_file():
+        return {"diverged": diverged_path.read_text().strip()}
     if not metrics_path.is_file():
         training = Path(args.training)
         config = TrainConfig(
@@ -60,7 +63,11 @@ def run_one(kind: str, sigma_P: float, args: argparse.Namespace, folder: Path) -
             checkpoint_every=args.steps, seed=args.seed, temperature_K=350.0,
             model=ModelConfig(H=args.H, conditioner_layers=args.conditioner_layers, header_layers=args.header_layers),
             interpolant=InterpolantConfig(kind=kind, sigma_P=sigma_P, sigma_V=1.0))
-        train(config, folder / "train", progress=False)
+        try:
+            train(config, folder / "train", progress=False)
+        except FloatingPointError as error:  # a transport that diverges within the budget is a result too
+            diverged_path.write_text(f"{error}\n")
+            return {"diverged": str(error)}
         reference_topology, reference = reference_md("chignolin")
         evaluate(EvaluateConfig(out=str(folder / "evaluate"), model=str(folder / "train"),
                                 pdb=str(CHIGNOLIN / "structure.pdb"), replicas=args.replicas, jumps=args.jumps,
@@ -81,15 +88,16 @@ def report(results: dict, args: argparse.Namespace) -> str:
     lines = ["JS divergence (natural log), MSM-reweighted, of each model's jumps against the reference MD; "
              "columns: transport and sigma_P^2 (sigma_V^2 = 1).", "", header,
              "|" + "---|" * (len(columns) + 2)]
-    any_run = results[columns[0]]
-    floor = any_run["noise_floor"]
+    finished = [results[c] for c in columns if "diverged" not in results[c]]
+    floor = finished[0]["noise_floor"] if finished else None
     for name in OBSERVABLES:
-        row = [_cell(results[c]["generated_vs_reference"]["divergences_reweighted"][name]) for c in columns]
+        row = ["training diverged" if "diverged" in results[c] else
+               _cell(results[c]["generated_vs_reference"]["divergences_reweighted"][name]) for c in columns]
         noise = _cell(floor["divergences_reweighted"][name]) if floor else "-"
         lines.append(f"| {LABEL[name]} | " + " | ".join(row) + f" | {noise} |")
     lines.append(f"| replicas blown up (of {args.replicas}) | "
-                 + " | ".join(str(results[c]["replicas_blown_up"]) for c in columns) + " | |")
-    settings = any_run["resolved_settings"]
+                 + " | ".join(str(results[c].get("replicas_blown_up", "-")) for c in columns) + " | |")
+    lines += [f"{kind} {s:g}: {results[(kind, s)]['diverged']}" for kind, s in columns if "diverged" in results[(kind, s)]]
     frames = {}
     for path in sorted(Path(args.training).glob("*.xtc")):
         with mdtraj.formats.XTCTrajectoryFile(str(path)) as handle:
@@ -99,8 +107,9 @@ def report(results: dict, args: argparse.Namespace) -> str:
               f"rollouts: {args.replicas} replicas x {args.jumps} jumps of 100 ps, {args.latent_steps} latent steps "
               f"(ODE for flow matching, stochastic otherwise), seed {args.seed + 1}.",
               f"Training MD: {args.training}, frames per file {json.dumps(frames)}.",
-              f"Analysis settings (resolved from the data): {json.dumps(settings)}",
-              f"Noise floor: {json.dumps(any_run['noise_floor_split'])}"]
+              f"Analysis settings (resolved from the data): "
+              f"{json.dumps(finished[0]['resolved_settings']) if finished else '-'}",
+              f"Noise floor: {json.dumps(finished[0]['noise_floor_split']) if finished else '-'}"]
     return "\n".join(lines)
 
 
@@ -132,8 +141,9 @@ def main(argv: list[str] | None = None) -> None:
             results[(kind, sigma_P)] = run_one(kind, sigma_P, args, out / f"{kind}_sigmaP2_{sigma_P:g}")
     table = report(results, args)
     (out / "report.md").write_text(table + "\n")
-    (out / "report.json").write_text(json.dumps({f"{k} {s:g}": {"generated_vs_reference": v["generated_vs_reference"],
-                                                                 "replicas_blown_up": v["replicas_blown_up"]}
+    (out / "report.json").write_text(json.dumps({f"{k} {s:g}": v if "diverged" in v else
+                                                 {"generated_vs_reference": v["generated_vs_reference"],
+                                                  "replicas_blown_up": v["replicas_blown_up"]}
                                                  for (k, s), v in results.items()}, indent=1))
     print(table)
 
