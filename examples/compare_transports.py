@@ -97,7 +97,9 @@ def report(results: dict, args: argparse.Namespace) -> str:
         lines.append(f"| {LABEL[name]} | " + " | ".join(row) + f" | {noise} |")
     lines.append(f"| replicas blown up (of {args.replicas}) | "
                  + " | ".join(str(results[c].get("replicas_blown_up", "-")) for c in columns) + " | |")
-    lines += [f"{kind} {s:g}: {results[(kind, s)]['diverged']}" for kind, s in columns if "diverged" in results[(kind, s)]]
+    diverged = [f"{kind} {s:g}: {results[(kind, s)]['diverged']}" for kind, s in columns
+                if "diverged" in results[(kind, s)]]
+    lines += [""] + diverged if diverged else []
     frames = {}
     for path in sorted(Path(args.training).glob("*.xtc")):
         with mdtraj.formats.XTCTrajectoryFile(str(path)) as handle:

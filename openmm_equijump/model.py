@@ -24,9 +24,6 @@ class ModelConfig:
         16 neighbours and 16 functions to 20 A cover a residue's structural neighbourhood).
     n_residue_types: size of the residue vocabulary (``topology.VOCABULARY``).
     n_tau_frequencies: Fourier frequencies of the latent-time embedding (2 n + 1 scalars).
-    normalize_block_input: a layer norm after each network's first self-interaction (``nn.DeepNet``); without
-        it training can overflow float32 to NaN. False only to load checkpoints written before it (the
-        shipped chignolin v1 records False).
     """
 
     H: int = 32
@@ -37,7 +34,6 @@ class ModelConfig:
     r_max: float = 20.0
     n_residue_types: int = len(VOCABULARY)
     n_tau_frequencies: int = 8
-    normalize_block_input: bool = True
 
     def __post_init__(self) -> None:
         for name in ("H", "conditioner_layers", "header_layers", "k_neighbors", "n_radial", "n_residue_types"):
@@ -63,8 +59,7 @@ class EquiJumpModel(torch.nn.Module):
         c = self.model_config
         self.interpolant = make_interpolant(self.interpolant_config)
         self.network = EquiJumpNetwork(c.H, c.conditioner_layers, c.header_layers, c.k_neighbors, c.n_radial,
-                                       c.r_max, c.n_residue_types, c.n_tau_frequencies, self.interpolant.outputs,
-                                       c.normalize_block_input)
+                                       c.r_max, c.n_residue_types, c.n_tau_frequencies, self.interpolant.outputs)
 
     @torch.jit.export
     def condition(self, P0: torch.Tensor, V0: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,

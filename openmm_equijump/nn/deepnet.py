@@ -28,39 +28,30 @@ class Block(torch.nn.Module):
 class DeepNet(torch.nn.Module):
     """Per-residue features in, per-residue features out, on a ``NeighbourGraph`` of the anchors.
 
-    H^0 = LayerNorm(SelfInteraction(x)); H^l = Block(H^(l-1)) for l = 1..L;
-    out = SelfInteraction(Linear(H^1 (+) ... (+) H^L)).
-
-    Every self-interaction squares its input and gates it with a function of that square, so unnormalized
-    features grow as the fourth power per layer: raw inputs of tens of Angstrom overflowed float32 in the first
-    block (NaN losses in training). The layer norm on H^0 keeps every block's input of order one, as the blocks'
-    own norms keep the rest.
+    H^0 = SelfInteraction(x); H^l = Block(H^(l-1)) for l = 1..L; out = SelfInteraction(Linear(H^1 (+) ... (+) H^L)).
 
     Args:
         irreps_in, irreps_out: per-residue input and output irreps (0e and 1e only).
         H: hidden multiplicity; layers: L; n_radial: radial basis size of the graph it is given.
-        normalize_input: the layer norm on H^0 (False: the architecture of checkpoints written before it).
     forward(x (B, N, irreps_in.dim), residue_mask (B, N) bool, index, valid, radial, sh from a
         ``NeighbourGraph``; several networks on the same anchors share one graph) -> (B, N, irreps_out.dim),
         zero on padded residues.
     """
 
-    def __init__(self, irreps_in: o3.Irreps, irreps_out: o3.Irreps, H: int, layers: int, n_radial: int,
-                 normalize_input: bool = True):
+    def __init__(self, irreps_in: o3.Irreps, irreps_out: o3.Irreps, H: int, layers: int, n_radial: int):
         super().__init__()
         if layers < 1:
             raise ValueError(f"DeepNet needs at least one block, got layers={layers}")
         self.irreps_in = o3.Irreps(irreps_in)
         self.irreps_out = o3.Irreps(irreps_out)
         self.initial = SelfInteraction(H, hidden_irreps(H), irreps_in=self.irreps_in)
-        self.initial_norm = EquivariantLayerNorm(H) if normalize_input else torch.nn.Identity()
         self.blocks = torch.nn.ModuleList([Block(H, n_radial) for _ in range(layers)])
         self.aggregate = o3.Linear(hidden_irreps(H) * layers, hidden_irreps(H))
         self.final = SelfInteraction(H, self.irreps_out)
 
     def forward(self, x: torch.Tensor, residue_mask: torch.Tensor, index: torch.Tensor, valid: torch.Tensor,
                 radial: torch.Tensor, sh: torch.Tensor) -> torch.Tensor:
-        h = self.initial_norm(self.initial(x))
+        h = self.initial(x)
         outputs = []
         for block in self.blocks:
             h = block(h, index, valid, radial, sh)

@@ -36,8 +36,7 @@ class EquiJumpNetwork(torch.nn.Module):
     """
 
     def __init__(self, H: int, conditioner_layers: int, header_layers: int, k_neighbors: int, n_radial: int,
-                 r_max: float, n_residue_types: int, n_tau_frequencies: int, outputs: Sequence[str] = ("b", "eta"),
-                 normalize_input: bool = True):
+                 r_max: float, n_residue_types: int, n_tau_frequencies: int, outputs: Sequence[str] = ("b", "eta")):
         super().__init__()
         if not outputs:
             raise ValueError("EquiJumpNetwork needs at least one output name, e.g. outputs=('b', 'eta')")
@@ -47,12 +46,11 @@ class EquiJumpNetwork(torch.nn.Module):
         hidden = hidden_irreps(H)
         self.neighbours = NeighbourGraph(k_neighbors, n_radial, r_max)
         self.residue_embedding = torch.nn.Embedding(n_residue_types, H)
-        self.conditioner = DeepNet(o3.Irreps(f"{H}x0e + {N_SLOTS}x1e"), hidden, H, conditioner_layers, n_radial,
-                                   normalize_input)
+        self.conditioner = DeepNet(o3.Irreps(f"{H}x0e + {N_SLOTS}x1e"), hidden, H, conditioner_layers, n_radial)
         header_in = hidden + o3.Irreps(f"{n_tau}x0e + {N_SLOTS}x1e + {N_SLOTS}x1e + 1x1e")
 
         def header(irreps_out: str) -> DeepNet:
-            return DeepNet(header_in, o3.Irreps(irreps_out), H, header_layers, n_radial, normalize_input)
+            return DeepNet(header_in, o3.Irreps(irreps_out), H, header_layers, n_radial)
 
         headers = {}
         for name in outputs:
