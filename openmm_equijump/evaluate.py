@@ -27,7 +27,7 @@ import openmm.unit as unit
 from .analysis import compare_dynamics, load_ensemble
 from .analysis.plots import write_figures
 from .analysis.report import summary_table, write_metrics
-from .analysis.stability import stability_report
+from .analysis.stability import stability_by_frame, stability_report, stability_table
 from .models import PRETRAINED_DIR, load_model, reference_md
 from .replicas import run_replicas
 from .sampler import SamplerConfig
@@ -73,6 +73,10 @@ def evaluate(config: EvaluateConfig) -> dict:
                 dcd.writeModel(x * unit.nanometer)
         paths.append(str(path))
 
+    report_frames = sorted({f for f in (0, 1, 4, 9, 19, 49, 99, config.jumps - 1) if f < config.jumps})
+    by_jump = stability_by_frame([mdtraj.Trajectory(frames[r], topology) for r in range(config.replicas)],
+                                 report_frames)
+
     if config.reference:
         reference_files = (config.reference_topology or config.pdb, config.reference)
     else:
@@ -96,6 +100,8 @@ def evaluate(config: EvaluateConfig) -> dict:
         "replicas_blown_up": sum(1 for s in stability if s["non_finite_frames"] or s["ca_ca_outside_band_frames"]
                                  or s["heavy_atoms_closer_than_1A_frames"]),
         "stability": stability,
+        "stability_by_jump": by_jump,
+        "stability_table": stability_table(by_jump),
         "summary_table": summary_table(metrics),
     }
     (out / "evaluation.json").write_text(json.dumps(result, indent=1))
@@ -121,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.reference:
         config.reference, config.reference_topology = args.reference, args.reference_topology
     result = evaluate(config)
+    print(result["stability_table"])
     print(result["summary_table"])
     print(f"{config.replicas} replicas x {config.jumps} jumps in one batch: {result['wall_s']:.0f} s, "
           f"{result['equijump_ns_per_day_all_replicas']:.0f} ns/day summed over replicas "

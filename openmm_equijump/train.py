@@ -302,6 +302,11 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, sto
 
     torch.manual_seed(config.seed)
     model = build_model(config).to(device)
+    if checkpoint is None:  # a new run: how its data compares with the preconditioning scales
+        rms_P, rms_V = model.jump_displacement_rms(train_pairs.batch(evenly_spaced(len(train_pairs), 512)).to(device))
+        print(f"training pairs: {len(train_pairs)}; jump displacement RMS per coordinate {rms_P:.2f} A (anchors), "
+              f"{rms_V:.2f} A (vectors); InterpolantConfig.endpoint_scale_P, endpoint_scale_V = "
+              f"{config.interpolant.endpoint_scale_P:g}, {config.interpolant.endpoint_scale_V:g}")
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     data_generator = torch.Generator().manual_seed(config.seed)
     loss_generator = torch.Generator(device).manual_seed(config.seed + 1)
@@ -358,8 +363,10 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, sto
                     batch = batch.with_noisy_start(config.start_noise_A, loss_generator)
                 values = optimizer_step(model, optimizer, batch, loss_generator, config.grad_clip_norm)
             except FloatingPointError as error:
+                restart = (f"resume from the last checkpoint in {out_dir}" if (out_dir / CHECKPOINT_NAME).is_file()
+                           else f"start again ({out_dir} holds no checkpoint yet)")
                 raise FloatingPointError(f"step {step + 1} (lr {lr:g}): {error}; lower lr or set grad_clip_norm, "
-                                         f"and resume from the last checkpoint in {out_dir}") from error
+                                         f"and {restart}") from error
             step += 1
             steps_this_call += 1
             log.write(step, "train", lr, values)

@@ -1,5 +1,6 @@
 """The transport choice, the two-sided interpolant, its losses and the model's training objective."""
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -99,19 +100,22 @@ def test_losses_reach_their_floor_at_the_targets_and_have_the_right_sign():
     assert interpolant.loss(perturbed, *args)["loss"] > at_target["loss"]
 
 
-def test_endpoint_loss_floor_and_the_drift_and_denoiser_it_implies():
-    """With the exact displacement D = X1 - X0 the endpoint loss is at its floor, and the b and eta it implies
-    are the drift and denoiser targets of the same pair and noise: the two parameterizations agree."""
-    endpoint = TwoSidedInterpolant(InterpolantConfig(parameterization="endpoint"))
+@pytest.mark.parametrize("parameterization", ["endpoint", "preconditioned"])
+def test_end_state_loss_floor_and_the_drift_and_denoiser_it_implies(parameterization):
+    """With its exact target the end-state header's loss is at its floor, and the b and eta it implies are the
+    drift and denoiser targets of the same pair and noise: the parameterizations agree."""
+    endpoint = TwoSidedInterpolant(InterpolantConfig(parameterization=parameterization))
     drift = TwoSidedInterpolant(InterpolantConfig(parameterization="drift"))
     assert endpoint.outputs == ("x1",) and drift.outputs == ("b", "eta")
-    assert InterpolantConfig().parameterization == "endpoint"
     P0, V0, P1, V1, _, mask, residue_mask = _pair()
     Z_P, Z_V = standard_noise(residue_mask, mask, torch.float64, torch.Generator().manual_seed(3))
+    # pair 0 at tau = 0 with Z = 0: the target is then E[target | X^t], the regression's value there
+    Z_P[0], Z_V[0] = 0.0, 0.0
     tau = torch.tensor([0.0, 0.7], dtype=torch.float64)
     w_P, w_V = residue_mask.unsqueeze(-1).double(), mask.unsqueeze(-1).double()
     P0, P1, V0 = P0 * w_P, P1 * w_P, V0 * w_V  # as the model hands them over
-    out = {"x1_P": (P1 - P0) * w_P, "x1_V": (V1 - V0) * w_V}
+    targets = endpoint.targets(P0, V0, P1, V1, tau, Z_P, Z_V, residue_mask)
+    out = {"x1_P": targets["x1_P"] * w_P, "x1_V": targets["x1_V"] * w_V}
     losses = endpoint.loss(out, P0, V0, P1, V1, tau, Z_P, Z_V, mask, residue_mask)
     assert set(losses) == {"loss", "x1_P", "x1_V", "floor"}
     torch.testing.assert_close(losses["loss"], losses["floor"], atol=1e-12, rtol=0)
@@ -120,12 +124,17 @@ def test_endpoint_loss_floor_and_the_drift_and_denoiser_it_implies():
     gd_P, gd_V = endpoint.gamma_dot(tau)
     # pair 1 (tau = 0.7): eta is the noise itself, b the drift target
     torch.testing.assert_close(eta_P[1], Z_P[1], atol=1e-10, rtol=0)
-    torch.testing.assert_close(eta_V[1], Z_V[1], atol=1e-10, rtol=0)
+    torch.testing.assert_close(eta_V[1], Z_V[1] * w_V[1], atol=1e-10, rtol=0)
     torch.testing.assert_close(b_P[1], (P1 - P0 + gd_P.view(-1, 1, 1) * Z_P)[1] * w_P[1], atol=1e-10, rtol=0)
-    torch.testing.assert_close(b_V[1], (V1 - V0 + gd_V.view(-1, 1, 1, 1) * Z_V)[1], atol=1e-10, rtol=0)
+    torch.testing.assert_close(b_V[1], ((V1 - V0 + gd_V.view(-1, 1, 1, 1) * Z_V) * w_V)[1], atol=1e-10, rtol=0)
     # pair 0 (tau = 0, gamma = 0): X_0 = X0 holds no noise, eta = 0 and b = D (no division by zero)
     assert torch.equal(eta_P[0], torch.zeros_like(eta_P[0])) and torch.equal(eta_V[0], torch.zeros_like(eta_V[0]))
-    torch.testing.assert_close(b_P[0], out["x1_P"][0], atol=0, rtol=0)
+    torch.testing.assert_close(b_P[0], (P1 - P0)[0] * w_P[0], atol=1e-9, rtol=0)
+    torch.testing.assert_close(b_V[0], ((V1 - V0) * w_V)[0], atol=1e-9, rtol=0)
+
+
+def test_default_parameterization_is_the_preconditioned_end_state():
+    assert InterpolantConfig().parameterization == "preconditioned"
 
 
 def test_losses_ignore_padded_slots_and_residues():
@@ -196,17 +205,20 @@ def test_model_loss_ignores_translations_of_either_frame(model):
 
 def test_model_loss_ignores_a_rotation_of_the_target_frame(model):
     """With ``superpose_target`` the target is superposed onto the start: the whole protein's rotation between
-    the frames does not enter the loss; with only the centroid aligned (default), it does."""
+    the frames does not enter the loss; with only the centroid aligned (the paper's lab frame), it does."""
     batch = _batch()
     R = random_rotation(9)
     turned = _batch()
     turned.P1, turned.V1 = batch.P1 @ R.T, batch.V1 @ R.T
-    superposing = EquiJumpModel(model.model_config, InterpolantConfig(superpose_target=True)).double()
+    superposing = EquiJumpModel(model.model_config, replace(model.interpolant_config, superpose_target=True))
+    lab_frame = EquiJumpModel(model.model_config, replace(model.interpolant_config, superpose_target=False))
+    lab_frame.load_state_dict(superposing.state_dict())
+    superposing, lab_frame = superposing.double(), lab_frame.double()
     with torch.no_grad():
         a = superposing.loss(batch, torch.Generator().manual_seed(6))
         b = superposing.loss(turned, torch.Generator().manual_seed(6))
-        c = model.loss(batch, torch.Generator().manual_seed(6))
-        d = model.loss(turned, torch.Generator().manual_seed(6))
+        c = lab_frame.loss(batch, torch.Generator().manual_seed(6))
+        d = lab_frame.loss(turned, torch.Generator().manual_seed(6))
     torch.testing.assert_close(b["loss"], a["loss"], atol=1e-9, rtol=0)
     assert abs(float(c["floor"] - d["floor"])) > 1e-3
 

@@ -170,3 +170,27 @@ def test_network_tells_a_protein_from_its_mirror_image(network):
     for name, original in out.items():
         relative = (out_mirror[name] - original @ M).norm() / original.norm()
         assert relative > 1e-2, f"network is (nearly) reflection-equivariant: relative difference {relative:.2e}"
+
+
+def test_headers_get_bounded_conditioner_features_whatever_the_conditioner_learned():
+    """The conditioner's features are layer-normalized before they enter the headers: a conditioner whose
+    weights grew a thousandfold (training drives them up; the headers square their input twice) hands over
+    features of the same size. Without this, float32 overflowed in training."""
+    torch.manual_seed(4)
+    net = EquiJumpNetwork(H, conditioner_layers=1, header_layers=1, k_neighbors=4, n_radial=8, r_max=20.0,
+                          n_residue_types=21, n_tau_frequencies=3)
+    P, V, S, mask, residue_mask = random_cloud(2, 7, seed=5)
+    P, V = P.float(), V.float()
+    with torch.no_grad():
+        before = net.condition(P, V, S, mask, residue_mask)
+        for parameter in net.conditioner.final.parameters():
+            parameter.mul_(1000.0)
+        after = net.condition(P, V, S, mask, residue_mask)
+        out = net.heads(after, P, V, P, V, torch.full([2], 0.5), mask, residue_mask)
+    real = residue_mask
+    for h in (before, after):
+        s, u = split_hidden(h[real], H)
+        torch.testing.assert_close(s.std(-1, unbiased=False), torch.ones(s.shape[0]), atol=1e-3, rtol=0)
+        torch.testing.assert_close((u * u).sum(-1).mean(-1), torch.ones(u.shape[0]), atol=1e-3, rtol=0)
+    assert all(torch.isfinite(y).all() for y in out.values())
+    assert float(after[~real].abs().max()) == 0.0

@@ -17,7 +17,8 @@ STEPS = 4
 
 
 #: (transport, parameterization): every transport, and both parameterizations of the interpolants
-TRANSPORTS = [("two_sided", "drift"), ("two_sided", "endpoint"), ("one_sided", "drift"), ("one_sided", "endpoint"),
+TRANSPORTS = [("two_sided", "drift"), ("two_sided", "endpoint"), ("two_sided", "preconditioned"), ("one_sided", "drift"), ("one_sided", "endpoint"),
+         ("one_sided", "preconditioned"),
               ("flow_matching", "endpoint"), ("ddpm", "endpoint")]
 
 

@@ -1,8 +1,12 @@
-"""From a short real training run to jumps in an OpenMM Simulation (issue 3's end-to-end check).
+"""From a short real training run to jumps in an OpenMM Simulation (issue 3's end-to-end check), and the
+geometry of the shipped model's jumps.
 
-A few hundred steps of a small model on the shared chignolin MD must lower the validation loss and give a
-jump module that moves chignolin inside ``openmm.app.Simulation`` with finite positions and chemically sound
-consecutive C-alpha distances (3.8 +/- 0.6 A, every pair), in both sampler modes.
+A few hundred steps of a small model on the shared chignolin MD, in the package's default configuration, must
+lower the validation loss and give a jump module that moves chignolin inside ``openmm.app.Simulation`` with
+finite positions and its C-alpha centroid in place, in both sampler modes. 300 steps do not give sound
+geometry in the default ("preconditioned") form: until its headers have learned, the sampler draws the
+displacement from its Gaussian prior, about 1 A per atom independently. That is checked on the shipped model
+instead: its jumps keep consecutive C-alphas at 3.8 +/- 0.6 A.
 """
 import numpy as np
 import pytest
@@ -12,18 +16,19 @@ from openmm.app import PDBFile, Simulation
 from openmm_equijump.integrator import EquiJumpIntegrator
 from openmm_equijump.md import native_obc2_system
 from openmm_equijump.model import ModelConfig
-from openmm_equijump.models import load_model
+from openmm_equijump.models import PRETRAINED_DIR, load_model
 from openmm_equijump.sampler import SamplerConfig
 from openmm_equijump.train import DatasetConfig, TrainConfig, train
 
 from test_train import read_losses
 
 STEPS = 300
+SAMPLERS = [SamplerConfig(latent_steps=50), SamplerConfig(latent_steps=20, mode="ode")]
 
 
 @pytest.fixture(scope="module")
 def short_run(md_dir, tmp_path_factory):
-    """300 steps, H = 16, two blocks per network, the default ("endpoint") parameterization: about a minute."""
+    """300 steps, H = 16, two blocks per network, default transport and parameterization: about a minute."""
     config = TrainConfig(
         datasets=[DatasetConfig(str(md_dir / "chignolin_amber14.pdb"),
                                 [str(md_dir / f"chignolin_obc2_350K_seed{s}.dcd") for s in (1, 2, 101)])],
@@ -37,24 +42,41 @@ def short_run(md_dir, tmp_path_factory):
 def test_short_training_lowers_the_validation_loss(short_run):
     validation = [float(r["loss"]) for r in read_losses(short_run) if r["split"] == "val"]
     assert len(validation) == STEPS // 100 + 1
-    assert validation[-1] < validation[0] - 0.5, validation
+    # the default loss regresses unit-scale targets: an untrained model sits near 0, the floor near -1.1
+    assert validation[-1] < validation[0] - 0.08, validation
 
 
-@pytest.mark.parametrize("sampler", [SamplerConfig(latent_steps=50), SamplerConfig(latent_steps=20, mode="ode")],
-                         ids=["sde-50", "ode-20"])
-def test_short_training_jumps_chignolin_with_sound_geometry(short_run, md_dir, sampler):
+def _jumps(model, pdb, sampler, seed, jumps):
+    """Positions (A) after each of ``jumps`` jumps of ``model`` from ``pdb`` in an openmm.app.Simulation."""
+    module = load_model(model, pdb.topology, sampler=sampler)
+    simulation = Simulation(pdb.topology, native_obc2_system(pdb.topology), EquiJumpIntegrator(module, seed=seed))
+    simulation.context.setPositions(pdb.positions)
+    frames = []
+    for _ in range(jumps):
+        simulation.step(1)
+        state = simulation.context.getState(getPositions=True)
+        frames.append(state.getPositions(asNumpy=True).value_in_unit(unit.angstrom))
+    return frames
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS, ids=["sde-50", "ode-20"])
+def test_short_training_jumps_chignolin_in_a_simulation(short_run, md_dir, sampler):
     pdb = PDBFile(str(md_dir / "chignolin_amber14.pdb"))
     ca = [atom.index for atom in pdb.topology.atoms() if atom.name == "CA"]
-    module = load_model(short_run, pdb.topology, sampler=sampler)
-    system = native_obc2_system(pdb.topology)
     start = pdb.getPositions(asNumpy=True).value_in_unit(unit.angstrom)
     for seed in (3, 4):
-        simulation = Simulation(pdb.topology, system, EquiJumpIntegrator(module, seed=seed))
-        simulation.context.setPositions(pdb.positions)
-        for jump in range(2):
-            simulation.step(1)
-            x = simulation.context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.angstrom)
+        frames = _jumps(short_run, pdb, sampler, seed, 2)
+        for x in frames:
             assert np.isfinite(x).all()
+            np.testing.assert_allclose(x[ca].mean(0), start[ca].mean(0), atol=1e-3)
+        assert np.abs(frames[-1] - start).max() > 0.3, "the jumps did not move the protein"
+
+
+@pytest.mark.parametrize("sampler", [SamplerConfig(), *SAMPLERS], ids=["sde-100", "sde-50", "ode-20"])
+def test_shipped_model_jumps_chignolin_with_sound_calpha_geometry(sampler):
+    pdb = PDBFile(str(PRETRAINED_DIR / "chignolin" / "structure.pdb"))
+    ca = [atom.index for atom in pdb.topology.atoms() if atom.name == "CA"]
+    for seed in (3, 4):
+        for jump, x in enumerate(_jumps("chignolin", pdb, sampler, seed, 2)):
             ca_ca = np.linalg.norm(np.diff(x[ca], axis=0), axis=1)
             assert np.all(np.abs(ca_ca - 3.8) <= 0.6), f"seed {seed}, jump {jump + 1}: C-alpha distances {ca_ca}"
-        assert np.abs(x - start).max() > 0.3, "the jumps did not move the protein"

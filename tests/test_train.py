@@ -69,7 +69,9 @@ def test_cli_trains_checkpoints_and_lowers_the_validation_loss(chignolin, tmp_pa
     assert [int(r["step"]) for r in rows if r["split"] == "train"] == list(range(1, 41))
     validation = {int(r["step"]): float(r["loss"]) for r in rows if r["split"] == "val"}
     assert sorted(validation) == [0, 20, 40]
-    assert validation[40] < validation[0] - 0.1, validation
+    # the default (preconditioned) loss regresses unit-scale targets: its floor is about -1.1, an untrained
+    # model sits near 0, and 40 steps at batch 4 take it about 5 % of the way
+    assert validation[40] < validation[0] - 0.04, validation
     assert {"x1_P", "x1_V", "floor"} <= set(rows[0])
 
     checkpoint = load_checkpoint(out)

@@ -30,8 +30,8 @@ from openmm_equijump.transports import TRANSPORTS
 
 from test_train import read_losses
 
-CASES = [("two_sided", "drift"), ("two_sided", "endpoint"), ("one_sided", "drift"), ("one_sided", "endpoint"),
-         ("flow_matching", "endpoint"), ("ddpm", "endpoint")]
+CASES = [("two_sided", "drift"), ("two_sided", "endpoint"), ("two_sided", "preconditioned"), ("one_sided", "drift"),
+         ("one_sided", "endpoint"), ("one_sided", "preconditioned"), ("flow_matching", "endpoint"), ("ddpm", "endpoint")]
 IDS = ["-".join(c) for c in CASES]
 SIGMA1 = 0.6  # A, spread of X1 | X0
 N = 4
@@ -65,17 +65,26 @@ def _path(kind, s, tau):
     return True, math.sqrt(float(abar)), s * math.sqrt(1 - float(abar)), 0.0
 
 
-def _target(name, s, g_dot):
-    """(p, q, r) of T = p (X1 - O) + q Z + r (X0 - O)."""
+def _target(name, s, a, g, g_dot, sigma):
+    """(p, q, r) of T = p (X1 - O) + q Z + r (X0 - O); "x1_preconditioned" is the "preconditioned" end state
+    with prior scale sigma."""
+    if name == "x1_preconditioned":
+        norm = math.sqrt(a * a * sigma * sigma + g * g)
+        return g / (sigma * norm), -sigma * a / norm, 0.0
     return {"b": (1.0, g_dot, 0.0), "eta": (0.0, 1.0, 0.0), "x1": (1.0, 0.0, -1.0), "velocity": (1.0, -s, 0.0),
             "noise": (0.0, 1.0, 0.0)}[name]
 
 
-def _optimum(kind, name, part, x, X0, m, tau, s):
-    """E[T | x] for header <name>_<part> at latent state x (B, N, ...) and time tau (float)."""
+def _optimum(transport, kind, name, part, x, X0, m, tau, s):
+    """E[T | x] for header <name>_<part> of ``transport`` at latent state x (B, N, ...) and time tau (float)."""
     centroid, a, g, g_dot = _path(kind, s, tau)
     O = X0.mean(1, keepdim=True).expand_as(X0) if centroid and part == "P" else (X0 if not centroid else 0 * X0)
-    p, q, r = _target(name, s, g_dot)
+    if getattr(transport, "preconditioned", False):
+        sigma = transport.endpoint_scale_P if part == "P" else transport.endpoint_scale_V
+        a_, g_ = max(a, 1e-6), _path(kind, s, max(tau, 1e-6))[2]  # the transport's clamp at tau = 0
+        p, q, r = _target("x1_preconditioned", s, a_, g_, g_dot, sigma)
+    else:
+        p, q, r = _target(name, s, a, g, g_dot, None)
     mu1 = X0 - O + m
     variance = a * a * SIGMA1 ** 2 + g * g
     k = (a * p * SIGMA1 ** 2 + g * q) / variance if variance > 0 else 0.0  # tau = 0 of two_sided: x = X0
@@ -98,7 +107,7 @@ def test_loss_is_lowest_at_the_analytic_optimum_of_a_gaussian_jump(case, tau):
         for part, x, X0, m, s, dof in (("P", P_tau, P0, m_P, transport.scale_P, 1 - 1 / N),
                                        ("V", V_tau, V0, m_V, transport.scale_V, 1.0)):
             header = f"{name}_{part}"
-            optimum[header], mean, k, variance, fluctuation[header] = _optimum(kind, name, part, x, X0, m, tau, s)
+            optimum[header], mean, k, variance, fluctuation[header] = _optimum(transport, kind, name, part, x, X0, m, tau, s)
             # E[1/2 f*^2 - T f*] = -1/2 E[f*^2]; the anchors' noise lives in the (N - 1)/N centred subspace
             floor[header] = -0.5 * float((mean ** 2).mean() + k * k * variance * dof)
     best = transport.loss(optimum, *args)
@@ -126,8 +135,8 @@ def test_sampler_with_the_analytic_optimum_reproduces_the_gaussian_jump(case, mo
         tau = torch.full([P0.shape[0]], row[0], dtype=torch.float64)
         out = {}
         for name in transport.outputs:
-            out[f"{name}_P"] = _optimum(kind, name, "P", P, P0, m_P, row[0], transport.scale_P)[0]
-            out[f"{name}_V"] = _optimum(kind, name, "V", V, V0, m_V, row[0], transport.scale_V)[0]
+            out[f"{name}_P"] = _optimum(transport, kind, name, "P", P, P0, m_P, row[0], transport.scale_P)[0]
+            out[f"{name}_V"] = _optimum(transport, kind, name, "V", V, V0, m_V, row[0], transport.scale_V)[0]
         noise = standard_noise(residue_mask, mask, torch.float64, g) if mode == "sde" else (None, None)
         P, V = transport.step(out, P0, V0, P, V, tau, row, noise[0], noise[1], residue_mask)
     torch.testing.assert_close(P.mean(1), P0.mean(1), atol=1e-9, rtol=0)  # the centroid never moves

@@ -41,3 +41,52 @@ def stability_report(trajectory: md.Trajectory) -> dict:
         "heavy_atoms_closer_than_1A_frames": int((closest < CLOSEST_HEAVY_A).sum()),
         "closest_heavy_pair_A": float(np.nanmin(closest)),
     }
+
+
+def stability_by_frame(replicas: list[md.Trajectory], frames: list[int]) -> list[dict]:
+    """Pooled over replicas (same topology, same number of frames), at each 0-based frame index of ``frames``:
+    how many replicas are finite and how many meet every criterion of ``stability_report`` at that frame,
+    consecutive C-alpha distances of the finite ones (mean, standard deviation and share within the band, A)
+    and their median C-alpha radius of gyration (A)."""
+    rows = []
+    for frame in frames:
+        snapshot = md.join([r[frame] for r in replicas], check_topology=False)
+        finite = np.isfinite(snapshot.xyz).all(axis=(1, 2))
+        row = {"frame": int(frame), "replicas": len(replicas), "finite": int(finite.sum()), "sound": 0}
+        if finite.any():
+            alive = snapshot[finite]
+            ca_ca = md.compute_distances(alive, consecutive_calpha_pairs(alive.topology), periodic=False) * 10.0
+            heavy = alive.topology.select("not element H")
+            pairs = np.array([(i, j) for n, i in enumerate(heavy) for j in heavy[n + 1:]])
+            closest = md.compute_distances(alive, pairs, periodic=False).min(axis=1) * 10.0
+            in_band = np.abs(ca_ca - CA_CA_A) <= CA_CA_TOLERANCE_A
+            calphas = alive.topology.select("name CA")
+            rg = md.compute_rg(alive.atom_slice(calphas)) * 10.0
+            row.update(sound=int((in_band.all(axis=1) & (closest >= CLOSEST_HEAVY_A)).sum()),
+                       ca_ca_mean_A=float(ca_ca.mean()), ca_ca_std_A=float(ca_ca.std()),
+                       ca_ca_in_band=float(in_band.mean()), closest_heavy_pair_A=float(closest.min()),
+                       calpha_rg_median_A=float(np.median(rg)))
+        rows.append(row)
+    return rows
+
+
+def stability_table(rows: list[dict]) -> str:
+    """``stability_by_frame`` rows as a markdown table, one column per frame (labelled as jump = frame + 1)."""
+    def cell(row: dict, key: str, fmt: str) -> str:
+        return format(row[key], fmt) if key in row else "-"
+
+    lines = ["| after jump | " + " | ".join(str(r["frame"] + 1) for r in rows) + " |",
+             "|---|" + "---|" * len(rows),
+             "| replicas finite | " + " | ".join(f"{r['finite']} / {r['replicas']}" for r in rows) + " |",
+             "| replicas meeting every criterion | " + " | ".join(f"{r['sound']} / {r['replicas']}" for r in rows)
+             + " |",
+             "| consecutive C-alpha distance (A) | " + " | ".join(
+                 f"{r['ca_ca_mean_A']:.2f} +/- {r['ca_ca_std_A']:.2f}" if "ca_ca_mean_A" in r else "-" for r in rows)
+             + " |",
+             "| share within 3.8 +/- 0.5 A | " + " | ".join(
+                 f"{100 * r['ca_ca_in_band']:.0f} %" if "ca_ca_in_band" in r else "-" for r in rows) + " |",
+             "| closest heavy-atom pair (A) | " + " | ".join(cell(r, "closest_heavy_pair_A", ".2f") for r in rows)
+             + " |",
+             "| C-alpha radius of gyration, median (A) | " + " | ".join(cell(r, "calpha_rg_median_A", ".1f")
+                                                                     for r in rows) + " |"]
+    return "\n".join(lines)

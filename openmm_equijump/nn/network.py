@@ -10,6 +10,7 @@ from ..topology import N_SLOTS
 from .deepnet import DeepNet
 from .graph import NeighbourGraph
 from .irreps import hidden_irreps
+from .norm import EquivariantLayerNorm
 
 
 def tau_embedding(tau: torch.Tensor, n_frequencies: int) -> torch.Tensor:
@@ -31,22 +32,31 @@ class EquiJumpNetwork(torch.nn.Module):
     centroid fixed), on the kNN graph of the anchors of X_tau, which all headers share. The V headers output
     13 x 1e, the P headers 1 x 1e per residue.
 
+    Every self-interaction squares its input, and a header's first two square it twice before the first layer
+    norm; so what enters the headers is bounded: the conditioner's features are layer-normalized per residue
+    (their scale is learned, not physical) and every input vector is divided by ``input_length_A`` (the
+    graph's distances are not). Without the first, features of order 30 reached 1e6 by the first block of a
+    header and float32 overflowed in training (README, "NaN in training").
+
     Shapes: B proteins padded to N residues; P (B, N, 3) and V (B, N, 13, 3) in Angstrom; S (B, N) int64;
     mask (B, N, 13) bool; residue_mask (B, N) bool; tau (B,).
     """
 
     def __init__(self, H: int, conditioner_layers: int, header_layers: int, k_neighbors: int, n_radial: int,
-                 r_max: float, n_residue_types: int, n_tau_frequencies: int, outputs: Sequence[str] = ("b", "eta")):
+                 r_max: float, n_residue_types: int, n_tau_frequencies: int, outputs: Sequence[str] = ("b", "eta"),
+                 input_length_A: float = 1.0):
         super().__init__()
         if not outputs:
             raise ValueError("EquiJumpNetwork needs at least one output name, e.g. outputs=('b', 'eta')")
         self.H = H
         self.n_tau_frequencies = n_tau_frequencies
+        self.input_scale = 1.0 / input_length_A
         n_tau = 2 * n_tau_frequencies + 1
         hidden = hidden_irreps(H)
         self.neighbours = NeighbourGraph(k_neighbors, n_radial, r_max)
         self.residue_embedding = torch.nn.Embedding(n_residue_types, H)
         self.conditioner = DeepNet(o3.Irreps(f"{H}x0e + {N_SLOTS}x1e"), hidden, H, conditioner_layers, n_radial)
+        self.condition_norm = EquivariantLayerNorm(H)
         header_in = hidden + o3.Irreps(f"{n_tau}x0e + {N_SLOTS}x1e + {N_SLOTS}x1e + 1x1e")
 
         def header(irreps_out: str) -> DeepNet:
@@ -62,10 +72,11 @@ class EquiJumpNetwork(torch.nn.Module):
     def condition(self, P0: torch.Tensor, V0: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,
                   residue_mask: torch.Tensor) -> torch.Tensor:
         """The embedding of X^t: (B, N, 4H) hidden features."""
-        V0 = V0 * mask.unsqueeze(-1).to(V0.dtype)
+        V0 = V0 * (mask.unsqueeze(-1).to(V0.dtype) * self.input_scale)
         x = torch.cat([self.residue_embedding(S).to(P0.dtype), V0.flatten(-2)], dim=-1)
         index, valid, radial, sh = self.neighbours(P0, residue_mask)
-        return self.conditioner(x, residue_mask, index, valid, radial, sh)
+        h = self.condition_norm(self.conditioner(x, residue_mask, index, valid, radial, sh))
+        return h * residue_mask.unsqueeze(-1).to(h.dtype)
 
     @torch.jit.export
     def heads(self, h: torch.Tensor, P0: torch.Tensor, V0: torch.Tensor, P_tau: torch.Tensor, V_tau: torch.Tensor,
@@ -74,9 +85,10 @@ class EquiJumpNetwork(torch.nn.Module):
         """Raw header outputs by header name: <name>_P (B, N, 3) and <name>_V (B, N, 13, 3), zero on padding."""
         B, N = P_tau.shape[0], P_tau.shape[1]
         vmask = mask.unsqueeze(-1).to(V_tau.dtype)
+        scaled = vmask * self.input_scale
         tau_features = tau_embedding(tau, self.n_tau_frequencies).unsqueeze(1).expand(B, N, -1)
-        x = torch.cat([h, tau_features, (V_tau * vmask).flatten(-2), ((V_tau - V0) * vmask).flatten(-2), P_tau - P0],
-                      dim=-1)
+        x = torch.cat([h, tau_features, (V_tau * scaled).flatten(-2), ((V_tau - V0) * scaled).flatten(-2),
+                       (P_tau - P0) * self.input_scale], dim=-1)
         index, valid, radial, sh = self.neighbours(P_tau, residue_mask)
         out: Dict[str, torch.Tensor] = {}
         for name, header in self.headers.items():

@@ -25,6 +25,16 @@ squared-error loss; b and eta then follow exactly from X_tau, because given X_ta
 (minimizers map to minimizers: E[X1 | X_tau] fixes E[Z | X_tau] and E[b | X_tau]). An untrained "endpoint"
 network predicts D ~ 0 (the jump ends near X^t with intact geometry); an untrained "drift" network leaves the
 sampler's noise in the structure (eta ~ 0 removes none of it).
+
+"preconditioned": the end state with the skip connection of a denoiser (Karras et al. 2022, EDM). With
+U = X_tau - A = tau W + gamma Z, W = X1 - A and a Gaussian prior W ~ N(0, sigma^2 I) (sigma: ``endpoint_scale_P``,
+``endpoint_scale_V``), the posterior mean of W given U is (sigma^2 tau / q^2) U, q^2 = tau^2 sigma^2 + gamma^2,
+and its residual has standard deviation sigma gamma / q. The header predicts the normalized residual F:
+    W = (sigma^2 tau / q^2) U + (sigma gamma / q) F,     eta = (gamma / q^2) U - (tau sigma / q) F
+with target F* = (gamma W - sigma^2 tau Z) / (sigma q) (unit scale at every tau). So where X_tau already fixes the
+end state (tau -> 1) the skip carries it exactly and the network only supplies -Z, which the sampler scales by
+gamma; in the plain "endpoint" form the network itself must reproduce X_tau - X^t to within gamma there, and
+its error is the error of the jump.
 """
 from __future__ import annotations
 
@@ -59,7 +69,10 @@ class StochasticInterpolant(Transport):
     def __init__(self, config: InterpolantConfig):
         super().__init__(config)
         self.endpoint = config.parameterization == "endpoint"
-        self.outputs = ("x1",) if self.endpoint else ("b", "eta")
+        self.preconditioned = config.parameterization == "preconditioned"
+        self.outputs = ("b", "eta") if config.parameterization == "drift" else ("x1",)
+        self.endpoint_scale_P = config.endpoint_scale_P
+        self.endpoint_scale_V = config.endpoint_scale_V
         start_P, start_V = self.gamma(torch.zeros(1, dtype=torch.float64))
         self.start_scale_P = float(start_P)
         self.start_scale_V = float(start_V)
@@ -89,6 +102,12 @@ class StochasticInterpolant(Transport):
         if self.endpoint:
             return {"x1_P": P1 - P0, "x1_V": V1 - V0}
         A_P, A_V = self.origin(P0, V0, residue_mask)
+        if self.preconditioned:
+            tau, gamma_P, gamma_V = self._clamped_tau_and_gamma(tau)
+            return {"x1_P": _preconditioned_target(P1 - A_P, Z_P, tau.view(-1, 1, 1), gamma_P.view(-1, 1, 1),
+                                                   self.endpoint_scale_P),
+                    "x1_V": _preconditioned_target(V1 - A_V, Z_V, tau.view(-1, 1, 1, 1), gamma_V.view(-1, 1, 1, 1),
+                                                   self.endpoint_scale_V)}
         gamma_dot_P, gamma_dot_V = self.gamma_dot(tau)
         return {"b_P": P1 - A_P + gamma_dot_P.view(-1, 1, 1) * Z_P,
                 "b_V": V1 - A_V + gamma_dot_V.view(-1, 1, 1, 1) * Z_V,
@@ -98,17 +117,33 @@ class StochasticInterpolant(Transport):
                            P_tau: torch.Tensor, V_tau: torch.Tensor, tau: torch.Tensor, residue_mask: torch.Tensor
                            ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Header outputs -> (b_P (B, N, 3), b_V (B, N, 13, 3), eta_P, eta_V) at latent time tau (B,)."""
-        if not self.endpoint:
+        if not self.endpoint and not self.preconditioned:
             return out["b_P"], out["b_V"], out["eta_P"], out["eta_V"]
         A_P, A_V = self.origin(P0, V0, residue_mask)
         gamma_P, gamma_V = self.gamma(tau)
         gamma_dot_P, gamma_dot_V = self.gamma_dot(tau)
+        if self.preconditioned:
+            t, g_P, g_V = self._clamped_tau_and_gamma(tau)
+            b_P, eta_P = _drift_and_denoiser_preconditioned(
+                out["x1_P"], P_tau - A_P, t.view(-1, 1, 1), g_P.view(-1, 1, 1), self.endpoint_scale_P,
+                gamma_P.view(-1, 1, 1), gamma_dot_P.view(-1, 1, 1))
+            b_V, eta_V = _drift_and_denoiser_preconditioned(
+                out["x1_V"], V_tau - A_V, t.view(-1, 1, 1, 1), g_V.view(-1, 1, 1, 1), self.endpoint_scale_V,
+                gamma_V.view(-1, 1, 1, 1), gamma_dot_V.view(-1, 1, 1, 1))
+            return b_P, b_V, eta_P, eta_V
         # X1 - A = D + (X^t - A): exactly D for the two-sided interpolant (A = X^t)
         b_P, eta_P = _drift_and_denoiser_from_endpoint(out["x1_P"] + (P0 - A_P), P_tau - A_P, tau.view(-1, 1, 1),
                                                        gamma_P.view(-1, 1, 1), gamma_dot_P.view(-1, 1, 1))
         b_V, eta_V = _drift_and_denoiser_from_endpoint(out["x1_V"] + (V0 - A_V), V_tau - A_V, tau.view(-1, 1, 1, 1),
                                                        gamma_V.view(-1, 1, 1, 1), gamma_dot_V.view(-1, 1, 1, 1))
         return b_P, b_V, eta_P, eta_V
+
+    def _clamped_tau_and_gamma(self, tau: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """tau >= 1e-6 and its gamma_P, gamma_V: the preconditioning's coefficients at tau = 0 are their limits
+        (for the two-sided interpolant tau and gamma vanish together there)."""
+        tau = tau.clamp(min=1e-6)
+        gamma_P, gamma_V = self.gamma(tau)
+        return tau, gamma_P, gamma_V
 
     @torch.jit.unused
     def schedule(self, latent_steps: int, eps: float, relaxation_limit: float, stochastic: bool
@@ -157,3 +192,25 @@ def _drift_and_denoiser_from_endpoint(X1_from_A: torch.Tensor, X_tau_from_A: tor
     noisy = gamma > 0
     eta = (X_tau_from_A - tau * X1_from_A) / torch.where(noisy, gamma, torch.ones_like(gamma)) * noisy.to(gamma.dtype)
     return X1_from_A + gamma_dot * eta, eta
+
+
+def _preconditioned_target(W: torch.Tensor, Z: torch.Tensor, tau: torch.Tensor, gamma: torch.Tensor,
+                           sigma: float) -> torch.Tensor:
+    """F* = (gamma W - sigma^2 tau Z) / (sigma q), q^2 = tau^2 sigma^2 + gamma^2 (module docstring)."""
+    q = torch.sqrt(tau * tau * sigma * sigma + gamma * gamma)
+    return (gamma * W - sigma * sigma * tau * Z) / (sigma * q)
+
+
+def _drift_and_denoiser_preconditioned(F: torch.Tensor, U: torch.Tensor, tau: torch.Tensor, gamma: torch.Tensor,
+                                       sigma: float, gamma_exact: torch.Tensor, gamma_dot: torch.Tensor
+                                       ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(b, eta) from the header output F and U = X_tau - A (module docstring); tau, gamma clamped away from the
+    two-sided interpolant's tau = 0. Where the exact gamma_exact = 0 (there X_tau = A holds neither noise nor
+    information on W) eta = 0 and W = E[W | X^t] = F / (gamma / (sigma q)), the limit of F*'s regression on X^t
+    alone; elsewhere W and eta as in the module docstring."""
+    q2 = tau * tau * sigma * sigma + gamma * gamma
+    q = torch.sqrt(q2)
+    noisy = gamma_exact > 0
+    W = torch.where(noisy, (sigma * sigma * tau / q2) * U + (sigma * gamma / q) * F, (sigma * q / gamma) * F)
+    eta = ((gamma / q2) * U - (tau * sigma / q) * F) * noisy.to(F.dtype)
+    return W + gamma_dot * eta, eta
