@@ -25,7 +25,7 @@ class ModelConfig:
     n_residue_types: size of the residue vocabulary (``topology.VOCABULARY``).
     n_tau_frequencies: Fourier frequencies of the latent-time embedding (2 n + 1 scalars).
     input_length_A: the length in Angstrom that the network's input vectors are measured in (10 A: side-chain
-        vectors of order 0.1 to 0.7; 1 A, raw Angstrom, overflowed float32 in training: README, "Known issue").
+        vectors of order 0.1 to 0.7; 1 A, raw Angstrom, overflowed float32 in training: README, "NaN in training").
     """
 
     H: int = 32

@@ -19,6 +19,15 @@ def consecutive_calpha_pairs(topology: md.Topology) -> np.ndarray:
     return np.array(pairs, dtype=int).reshape(-1, 2)
 
 
+def chain_and_contacts_A(trajectory: md.Trajectory) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame: the consecutive C-alpha distances (frames, pairs) and the closest heavy-atom pair (frames,),
+    in A, ignoring any periodic box."""
+    ca_ca = md.compute_distances(trajectory, consecutive_calpha_pairs(trajectory.topology), periodic=False) * 10.0
+    heavy = trajectory.topology.select("not element H")
+    pairs = np.array([(i, j) for n, i in enumerate(heavy) for j in heavy[n + 1:]])
+    return ca_ca, md.compute_distances(trajectory, pairs, periodic=False).min(axis=1) * 10.0
+
+
 def stability_report(trajectory: md.Trajectory) -> dict:
     """Counts of frames that break each criterion, the first frame that breaks any (None if none), and the
     extreme values seen (distances in A).
@@ -27,10 +36,7 @@ def stability_report(trajectory: md.Trajectory) -> dict:
     atoms closer than CLOSEST_HEAVY_A. Distances ignore any periodic box.
     """
     finite = np.isfinite(trajectory.xyz).all(axis=(1, 2))
-    ca_ca = md.compute_distances(trajectory, consecutive_calpha_pairs(trajectory.topology), periodic=False) * 10.0
-    heavy = trajectory.topology.select("not element H")
-    pairs = np.array([(i, j) for n, i in enumerate(heavy) for j in heavy[n + 1:]])
-    closest = md.compute_distances(trajectory, pairs, periodic=False).min(axis=1) * 10.0
+    ca_ca, closest = chain_and_contacts_A(trajectory)
     bad = ~finite | (np.abs(ca_ca - CA_CA_A) > CA_CA_TOLERANCE_A).any(axis=1) | (closest < CLOSEST_HEAVY_A)
     return {
         "frames": int(trajectory.n_frames),
@@ -55,10 +61,7 @@ def stability_by_frame(replicas: list[md.Trajectory], frames: list[int]) -> list
         row = {"frame": int(frame), "replicas": len(replicas), "finite": int(finite.sum()), "sound": 0}
         if finite.any():
             alive = snapshot[finite]
-            ca_ca = md.compute_distances(alive, consecutive_calpha_pairs(alive.topology), periodic=False) * 10.0
-            heavy = alive.topology.select("not element H")
-            pairs = np.array([(i, j) for n, i in enumerate(heavy) for j in heavy[n + 1:]])
-            closest = md.compute_distances(alive, pairs, periodic=False).min(axis=1) * 10.0
+            ca_ca, closest = chain_and_contacts_A(alive)
             in_band = np.abs(ca_ca - CA_CA_A) <= CA_CA_TOLERANCE_A
             calphas = alive.topology.select("name CA")
             rg = md.compute_rg(alive.atom_slice(calphas)) * 10.0
@@ -83,7 +86,7 @@ def stability_table(rows: list[dict]) -> str:
              "| consecutive C-alpha distance (A) | " + " | ".join(
                  f"{r['ca_ca_mean_A']:.2f} +/- {r['ca_ca_std_A']:.2f}" if "ca_ca_mean_A" in r else "-" for r in rows)
              + " |",
-             "| share within 3.8 +/- 0.5 A | " + " | ".join(
+             f"| share within {CA_CA_A} +/- {CA_CA_TOLERANCE_A} A | " + " | ".join(
                  f"{100 * r['ca_ca_in_band']:.0f} %" if "ca_ca_in_band" in r else "-" for r in rows) + " |",
              "| closest heavy-atom pair (A) | " + " | ".join(cell(r, "closest_heavy_pair_A", ".2f") for r in rows)
              + " |",
