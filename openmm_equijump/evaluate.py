@@ -60,9 +60,12 @@ def evaluate(config: EvaluateConfig) -> dict:
     wall = time.perf_counter() - t0
 
     topology = mdtraj.Topology.from_openmm(pdb.topology)
-    paths, stability = [], []
+    replicas = [mdtraj.Trajectory(frames[r], topology) for r in range(config.replicas)]
+    stability = [stability_report(replica) for replica in replicas]
+    report_frames = sorted({f for f in (0, 1, 4, 9, 19, 49, 99, config.jumps - 1) if f < config.jumps})
+    by_jump = stability_by_frame(replicas, report_frames)
+    paths = []
     for r in range(config.replicas):
-        stability.append(stability_report(mdtraj.Trajectory(frames[r], topology)))
         finite = frames[r][np.isfinite(frames[r]).all(axis=(1, 2))]  # a blown-up replica keeps its frames before
         if len(finite) == 0:
             continue
@@ -72,10 +75,6 @@ def evaluate(config: EvaluateConfig) -> dict:
             for x in finite:
                 dcd.writeModel(x * unit.nanometer)
         paths.append(str(path))
-
-    report_frames = sorted({f for f in (0, 1, 4, 9, 19, 49, 99, config.jumps - 1) if f < config.jumps})
-    by_jump = stability_by_frame([mdtraj.Trajectory(frames[r], topology) for r in range(config.replicas)],
-                                 report_frames)
 
     if config.reference:
         reference_files = (config.reference_topology or config.pdb, config.reference)

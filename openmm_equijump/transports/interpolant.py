@@ -194,10 +194,15 @@ def _drift_and_denoiser_from_endpoint(X1_from_A: torch.Tensor, X_tau_from_A: tor
     return X1_from_A + gamma_dot * eta, eta
 
 
+def _observation_variance(tau: torch.Tensor, gamma: torch.Tensor, sigma: float) -> torch.Tensor:
+    """q^2 = tau^2 sigma^2 + gamma^2, the variance of U = tau W + gamma Z under the prior W ~ N(0, sigma^2)."""
+    return tau * tau * sigma * sigma + gamma * gamma
+
+
 def _preconditioned_target(W: torch.Tensor, Z: torch.Tensor, tau: torch.Tensor, gamma: torch.Tensor,
                            sigma: float) -> torch.Tensor:
-    """F* = (gamma W - sigma^2 tau Z) / (sigma q), q^2 = tau^2 sigma^2 + gamma^2 (module docstring)."""
-    q = torch.sqrt(tau * tau * sigma * sigma + gamma * gamma)
+    """F* = (gamma W - sigma^2 tau Z) / (sigma q) (module docstring)."""
+    q = torch.sqrt(_observation_variance(tau, gamma, sigma))
     return (gamma * W - sigma * sigma * tau * Z) / (sigma * q)
 
 
@@ -208,7 +213,7 @@ def _drift_and_denoiser_preconditioned(F: torch.Tensor, U: torch.Tensor, tau: to
     two-sided interpolant's tau = 0. Where the exact gamma_exact = 0 (there X_tau = A holds neither noise nor
     information on W) eta = 0 and W = E[W | X^t] = F / (gamma / (sigma q)), the limit of F*'s regression on X^t
     alone; elsewhere W and eta as in the module docstring."""
-    q2 = tau * tau * sigma * sigma + gamma * gamma
+    q2 = _observation_variance(tau, gamma, sigma)
     q = torch.sqrt(q2)
     noisy = gamma_exact > 0
     W = torch.where(noisy, (sigma * sigma * tau / q2) * U + (sigma * gamma / q) * F, (sigma * q / gamma) * F)
