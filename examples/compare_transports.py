@@ -69,9 +69,11 @@ def run_one(kind: str, sigma_P: float, args: argparse.Namespace, folder: Path) -
             diverged_path.write_text(f"{error}\n")
             return {"diverged": str(error)}
         reference_topology, reference = reference_md("chignolin")
+        sampler = SamplerConfig(latent_steps=args.latent_steps, mode=MODE[kind],
+                                projection_iterations=args.projection_iterations)
         evaluate(EvaluateConfig(out=str(folder / "evaluate"), model=str(folder / "train"),
                                 pdb=str(CHIGNOLIN / "structure.pdb"), replicas=args.replicas, jumps=args.jumps,
-                                seed=args.seed + 1, sampler=SamplerConfig(latent_steps=args.latent_steps, mode=MODE[kind]),
+                                seed=args.seed + 1, sampler=sampler,
                                 reference_topology=str(reference_topology), reference=[str(p) for p in reference]))
     evaluation = json.loads((folder / "evaluate" / "evaluation.json").read_text())
     return {**json.loads(metrics_path.read_text()), "replicas_blown_up": evaluation["replicas_blown_up"]}
@@ -131,6 +133,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--replicas", type=int, default=10)
     parser.add_argument("--jumps", type=int, default=50)
     parser.add_argument("--latent-steps", type=int, default=50)
+    parser.add_argument("--projection-iterations", type=int, default=SamplerConfig.projection_iterations,
+                        help="covalent projection after each jump (0: raw jumps, as the README's table)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     out = Path(args.out)

@@ -118,11 +118,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latent-steps", type=int, default=SamplerConfig.latent_steps)
     parser.add_argument("--eps", type=float, default=SamplerConfig.eps)
     parser.add_argument("--mode", choices=("sde", "ode"), default=SamplerConfig.mode)
+    parser.add_argument("--projection-iterations", type=int, default=SamplerConfig.projection_iterations,
+                        help="sweeps of the covalent-geometry projection after each jump (0: the model's raw jumps)")
     parser.add_argument("--reference-topology", default=None, help="topology of --reference")
     parser.add_argument("--reference", nargs="+", default=None, help="reference MD (default: the shipped one)")
     args = parser.parse_args(argv)
     config = EvaluateConfig(out=args.out, model=args.model, pdb=args.pdb, replicas=args.replicas, jumps=args.jumps,
-                            seed=args.seed, sampler=SamplerConfig(args.latent_steps, args.eps, args.mode))
+                            seed=args.seed, sampler=SamplerConfig(args.latent_steps, args.eps, args.mode,
+                                                                  projection_iterations=args.projection_iterations))
     if args.reference:
         config.reference, config.reference_topology = args.reference, args.reference_topology
     result = evaluate(config)

@@ -20,6 +20,7 @@ import torch
 from openmm.app import Topology
 from torch import nn
 
+from .covalent import SERIOUS_CLASH_OVERLAP_A, CovalentProjection
 from .hydrogens import HydrogenBuilder
 from .tensorcloud import TensorCloudMap
 from .topology import ProteinBinding, bind_topology
@@ -54,7 +55,7 @@ class JumpModule(nn.Module):
     settings: Dict[str, float]
 
     def __init__(self, transition: nn.Module, binding: ProteinBinding, jump_ps: float, temperature_K: float,
-                 settings: Dict[str, float]):
+                 settings: Dict[str, float], projection: CovalentProjection):
         super().__init__()
         self.format_version = FORMAT_VERSION
         self.jump_ps = float(jump_ps)
@@ -63,6 +64,7 @@ class JumpModule(nn.Module):
         self.settings = {str(k): float(v) for k, v in settings.items()}
         self.cloud = TensorCloudMap(binding)
         self.transition = transition
+        self.projection = projection
         self.hydrogens = HydrogenBuilder(binding)
         self.register_buffer("atomic_numbers", torch.as_tensor(binding.atomic_numbers, dtype=torch.int64))
         self.register_buffer("group_index", torch.as_tensor(binding.group_index, dtype=torch.int64))
@@ -82,6 +84,7 @@ class JumpModule(nn.Module):
                                + " replicas; give one seed per replica")
         P, V = self.cloud.to_cloud(positions)
         P1, V1 = self.transition(P, V, self.cloud.residue_types, self.cloud.mask, seeds)
+        P1, V1 = self.projection(P, P1, V1)
         before = positions.to(torch.float64)
         moved = self.cloud.to_positions(P1, V1, before)
         return self.hydrogens(before, moved).to(positions.dtype)
@@ -89,13 +92,17 @@ class JumpModule(nn.Module):
 
 def export_jump_module(transition: nn.Module, topology: Topology, *, jump_ps: float, temperature_K: float,
                        settings: Optional[Mapping[str, float]] = None,
+                       covalent_geometry: Optional[Mapping[str, float]] = None, projection_iterations: int = 0,
+                       clash_overlap_A: float = SERIOUS_CLASH_OVERLAP_A,
                        non_protein: str = "error") -> torch.jit.ScriptModule:
     """Bind ``transition`` to ``topology`` and script it into the jump module.
 
     jump_ps: the jump interval (ps) the transition was trained for; temperature_K: its training temperature;
-    settings: sampler settings recorded in the module (latent steps, eps, noise scales); non_protein: see
-    ``topology.bind_topology``. Raises ``topology.TopologyError`` for residues, atoms or molecules that cannot
-    be bound, ValueError for bad parameters.
+    settings: sampler settings recorded in the module (latent steps, eps, noise scales); covalent_geometry,
+    projection_iterations, clash_overlap_A: the projection after each jump (``covalent.CovalentProjection``;
+    none without a geometry or with 0 iterations); non_protein: see ``topology.bind_topology``. Raises
+    ``topology.TopologyError`` for residues, atoms or molecules that cannot be bound, ValueError for bad
+    parameters.
     """
     if not isinstance(transition, nn.Module):
         raise ValueError(f"transition must be a scriptable torch.nn.Module, got {type(transition).__name__}")
@@ -107,8 +114,16 @@ def export_jump_module(transition: nn.Module, topology: Topology, *, jump_ps: fl
         if not isinstance(key, str) or not isinstance(value, (int, float)) or isinstance(value, bool):
             raise ValueError(f"settings must map str to float; entry {key!r}: {value!r} is not")
     binding = bind_topology(topology, non_protein=non_protein)
+    if not covalent_geometry:
+        projection_iterations = 0
+    projection = CovalentProjection(binding, covalent_geometry or {}, projection_iterations, clash_overlap_A)
+    if projection_iterations and projection.unreferenced:
+        warnings.warn(f"the model's training data has no covalent geometry for {len(projection.unreferenced)} "
+                      f"pair type(s) of this topology (e.g. {projection.unreferenced[0]!r}); the projection after "
+                      "each jump leaves them free", stacklevel=2)
+    settings.update(projection_iterations=float(projection_iterations), clash_overlap_A=float(clash_overlap_A))
     with _format_warnings_silenced():
-        return torch.jit.script(JumpModule(transition, binding, jump_ps, temperature_K, settings))
+        return torch.jit.script(JumpModule(transition, binding, jump_ps, temperature_K, settings, projection))
 
 
 def save_jump_module(module: torch.jit.ScriptModule, path: Union[str, Path]) -> None:

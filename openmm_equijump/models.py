@@ -7,6 +7,7 @@ module that ``EquiJumpIntegrator`` runs.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Union
@@ -17,7 +18,6 @@ from openmm.app import Topology
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from .export import export_jump_module
 from .sampler import JumpSampler, SamplerConfig
-from .train import load_trained_model
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 PRETRAINED_WEIGHTS = "model.pt"
@@ -61,6 +61,10 @@ def reference_md(name_or_path: Union[str, Path]) -> Optional[tuple[Path, list[Pa
 
 def load_trained(name_or_path: Union[str, Path]):
     """(EquiJumpModel with trained weights in eval mode, its TrainConfig)."""
+    # imported here: the package imports this module, and ``python -m openmm_equijump.train`` would otherwise
+    # find its own module imported twice (runpy's RuntimeWarning)
+    from .train import load_trained_model
+
     model, config = load_trained_model(model_path(name_or_path))
     return model.eval(), config
 
@@ -85,9 +89,16 @@ def load_model(name_or_path: Union[str, Path], topology: Topology, *,
     if latent_steps is not None:
         sampler = replace(sampler, latent_steps=latent_steps)
     transition = JumpSampler(model, sampler)
+    geometry = load_checkpoint(model_path(name_or_path)).get("covalent_geometry")
+    if geometry is None and sampler.projection_iterations:
+        warnings.warn(f"model {str(name_or_path)!r} was trained before checkpoints recorded the covalent geometry "
+                      "of their data: its jumps are not projected (covalent.add_covalent_geometry records it)",
+                      stacklevel=2)
     with torch.no_grad():
         return export_jump_module(transition, topology, jump_ps=config.lag_ps, temperature_K=temperature_K,
-                                  settings=transition.settings(), non_protein=non_protein)
+                                  settings=transition.settings(), covalent_geometry=geometry,
+                                  projection_iterations=sampler.projection_iterations,
+                                  clash_overlap_A=sampler.clash_overlap_A, non_protein=non_protein)
 
 
 def ship_model(run: Union[str, Path], name: str) -> Path:

@@ -6,7 +6,8 @@ per jump for all of them. Every replica has its own integrator seed, and its jum
 module seed ``jump_seed(seeds[r], k)``, derived as the C++ integrator derives it from (integrator seed, step
 count); the module draws each replica's noise from a generator of its own. So replica r of a batch is
 ``Simulation(..., EquiJumpIntegrator(module, seed=seeds[r]))`` started from the same positions, to float32
-round-off per jump (a batch may sum in another order), whatever the other replicas of the batch do.
+round-off per jump (a batch may sum in another order; the covalent projection's bounds can grow that to
+~1e-3 A), whatever the other replicas of the batch do.
 """
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ hydrogen mass 4 amu -- the System the MD yardstick runs). How the replicas are r
 
 - B > 1: B replicas at a time through ``replicas.iterate_replicas``, one call of the jump module per jump
   for the whole batch (on ``--device``). Each replica's jumps use its own seed, so replica r is the
-  trajectory the integrator seeded ``seed + r`` would make, to float32 round-off.
+  trajectory the integrator seeded ``seed + r`` would make, to float32 round-off (``replicas``).
 - B = 1 (and a single replica): each replica is an ``openmm.app.Simulation`` with the ``EquiJumpIntegrator``
   (the C++ plugin) and DCD / StateData reporters, one after the other.
 

@@ -158,6 +158,9 @@ class ProteinBinding:
     rebuild_frame:       (M, 3) int64, for each rebuilt atom the (origin, axis, plane) atoms of the local frame
                          it keeps its coordinates in; all three are moved by the model
     fixed_index:         (K,) int64, non-protein atoms kept where they are (``non_protein="fixed"``)
+    covalent_pairs:      (C, 5) int64 rows (residue a, column a, residue b, column b, bonds apart), columns of
+                         ``atom_index`` (0 = the C-alpha), a before b: every pair of moved atoms 1, 2 or 3 bonds
+                         apart along bonds between moved atoms (``covalent``)
     """
 
     n_atoms: int
@@ -172,6 +175,7 @@ class ProteinBinding:
     rebuilt_index: np.ndarray
     rebuild_frame: np.ndarray
     fixed_index: np.ndarray
+    covalent_pairs: np.ndarray
 
     @property
     def n_residues(self) -> int:
@@ -454,7 +458,23 @@ def bind_topology(topology: Topology, non_protein: str = "error") -> ProteinBind
         rebuilt_index=np.asarray(rebuilt, dtype=np.int64),
         rebuild_frame=np.asarray(frames, dtype=np.int64).reshape(-1, 3),
         fixed_index=np.asarray(sorted(fixed_set), dtype=np.int64),
+        covalent_pairs=_covalent_pairs(atom_index, neighbours),
     )
+
+
+def _covalent_pairs(atom_index: np.ndarray, neighbours: List[List[int]]) -> np.ndarray:
+    """``ProteinBinding.covalent_pairs``: a breadth-first walk of up to three bonds from every moved atom."""
+    place = {int(i): (r, c) for (r, c), i in np.ndenumerate(atom_index) if i >= 0}
+    apart: Dict[Tuple[int, int], int] = {}
+    for start in place:
+        frontier, seen = [start], {start}
+        for hops in (1, 2, 3):
+            frontier = [b for a in frontier for b in neighbours[a] if b in place and b not in seen]
+            seen.update(frontier)
+            for b in frontier:
+                apart.setdefault(tuple(sorted((place[start], place[b]))), hops)
+    return np.asarray([[ra, ca, rb, cb, hops] for ((ra, ca), (rb, cb)), hops in sorted(apart.items())],
+                      dtype=np.int64).reshape(-1, 5)
 
 
 def _bonded_protein_residue(cap, atoms, neighbours, residue_row) -> Optional[int]:

@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from .batch import PairBatch
 from .checkpoint import CHECKPOINT_NAME, CONFIG_NAME, load_checkpoint, package_versions, save_checkpoint
+from .covalent import covalent_geometry
 from .data.clusters import cluster_weights
 from .data.pairs import PairSampler, TransitionPairs, check_trajectories, evenly_spaced, split_by_trajectory
 from .data.trajectories import ProteinData, TrajectoryError, load_protein
@@ -185,6 +186,7 @@ class LossLog:
     def __init__(self, path: Path, resume_step: int | None):
         self.path = path
         self.columns: list[str] | None = None
+        self.last_validation = math.nan
         if resume_step is not None and path.is_file():
             # Rows written after the checkpoint belong to the steps that will be redone.
             with open(path, newline="") as handle:
@@ -192,6 +194,9 @@ class LossLog:
             if rows:
                 self.columns = rows[0]
                 kept = [rows[0]] + [row for row in rows[1:] if int(row[0]) <= resume_step]
+                validation = [row for row in kept[1:] if row[1] == "val"]
+                if validation:  # what the progress bar shows until the resumed run validates again
+                    self.last_validation = float(validation[-1][self.columns.index("loss")])
                 with open(path, "w", newline="") as handle:
                     csv.writer(handle).writerows(kept)
         elif path.exists():
@@ -299,6 +304,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, sto
                                   tica_lag_ps=config.tica_lag_ps or config.lag_ps, seed=config.seed)
     sampler = PairSampler(len(train_pairs), weights)
     validation_indices = evenly_spaced(len(validation_pairs), config.validation_pairs)
+    geometry = covalent_geometry(proteins)
 
     torch.manual_seed(config.seed)
     model = build_model(config).to(device)
@@ -333,6 +339,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, sto
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                     "data": data_generator.get_state(), "loss": loss_generator.get_state()},
             "vocabulary": list(VOCABULARY),
+            "covalent_geometry": geometry,
             "proteins": [{"name": p.name, "topology": str(p.topology_path),
                           "sequence": [VOCABULARY[int(s)] for s in p.residue_types]} for p in proteins],
             "versions": package_versions(),
@@ -341,7 +348,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, sto
 
     log = LossLog(out_dir / LOSSES_NAME, resume_step=step if resume else None)
     validation_seed = config.seed + 2
-    last_validation = math.nan
+    last_validation = log.last_validation
     if step == 0 and len(validation_indices):
         losses = validate(model, validation_pairs, validation_indices, config.batch_size, validation_seed, device)
         log.write(0, "val", learning_rate(config, 0), losses)

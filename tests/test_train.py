@@ -17,8 +17,8 @@ from openmm_equijump.checkpoint import load_checkpoint, save_checkpoint
 from openmm_equijump.interpolants import InterpolantConfig
 from openmm_equijump.model import ModelConfig
 from openmm_equijump.topology import VOCABULARY
-from openmm_equijump.train import (ConfigError, DatasetConfig, TrainConfig, config_from_dict, config_to_dict,
-                                   learning_rate, load_config_yaml, load_trained_model, main, train)
+from openmm_equijump.train import (LOSSES_NAME, ConfigError, DatasetConfig, LossLog, TrainConfig, config_from_dict,
+                                   config_to_dict, learning_rate, load_config_yaml, load_trained_model, main, train)
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "train"
 TINY = ModelConfig(H=4, conditioner_layers=1, header_layers=1, k_neighbors=4, n_radial=4)
@@ -99,6 +99,9 @@ def test_resume_continues_exactly(chignolin, tmp_path):
     whole, halves = read_losses(tmp_path / "whole"), read_losses(tmp_path / "halves")
     assert len(whole) == 7 + 4  # train rows, and validations at steps 0, 3, 6 and the last step
     assert halves == whole
+    # a resumed run's progress bar starts from the last validation before its checkpoint (step 3), not NaN
+    log = LossLog(tmp_path / "halves" / LOSSES_NAME, resume_step=4)
+    assert log.last_validation == float([r for r in whole if r["split"] == "val" and r["step"] == "3"][0]["loss"])
 
 
 def test_a_checkpoint_whose_weights_do_not_fit_its_config_is_refused_clearly(tiny_model, tmp_path):

@@ -14,10 +14,8 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from ..covalent import VDW_RADIUS_A
 from .observables import NM_TO_A
-
-#: Bondi van der Waals radii of the heavy elements of proteins, A.
-VDW_RADIUS_A = {"C": 1.70, "N": 1.55, "O": 1.52, "S": 1.80, "Se": 1.90}
 
 
 @dataclass

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+from ..covalent import SERIOUS_CLASH_OVERLAP_A
 from .frames import Ensemble
 
 PAPER_TICA_LAG_PS = 2000.0
@@ -42,7 +43,7 @@ class AnalysisSettings:
     msm_lag_ps: float | None = None
     n_bins: int = 30
     chemistry_frames: int = 3000
-    clash_overlap_A: float = 0.4
+    clash_overlap_A: float = SERIOUS_CLASH_OVERLAP_A
     seed: int = 0
     reference_frame_ps: float | None = None
     generated_frame_ps: float | None = None
