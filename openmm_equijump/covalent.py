@@ -1,9 +1,9 @@
 """Covalent geometry: what the training data says it is, and the projection that restores it after a jump.
 
 A jump generates every heavy atom at once, and a small model places atoms to a few tenths of an Angstrom: on
-chignolin (model v2) the bonded and 1-3 distances of a jump's output are off by 0.38 A on average and up to
-several A, so bonds collapse below 1 A within a jump or two. MD never moves them by more than ~0.05 A (their
-standard deviation in the chignolin MD: median 0.04 A). The projection puts them back:
+chignolin the bonded and 1-3 distances of a jump's output are off by 0.26 A (model v3) to 0.38 A (v2) on
+average and single pairs by several A, so bonds collapse below 1 A within a jump or two. MD moves them by
+~0.04 A (their standard deviation in the chignolin MD, median over the pairs). The projection puts them back:
 
 * Reference (``covalent_geometry``): the median, over the frames of a run's data, of every constrained distance,
   keyed by residue type and atom names (``pair_keys``): bonds, 1-3 pairs and the C-alpha - C-alpha distance
@@ -12,12 +12,18 @@ standard deviation in the chignolin MD: median 0.04 A). The projection puts them
   (``train``); the values come from the data the model imitates, not from a force field.
 * Projection (``CovalentProjection``): after the jump, iterate a Jacobi form of SHAKE on the moved heavy atoms:
   each constrained pair is moved along its axis towards its reference distance, each other pair that is too
-  close is pushed apart to its bound, and every atom takes the mean of its corrections. Bounds: 2.2 A for
-  pairs three bonds apart (``MIN_1_4_DISTANCE_A``); for pairs further apart the sum of their van der Waals
-  radii less ``clash_overlap_A`` (0.4 A: MolProbity's serious clash, the line ``analysis.chemistry`` counts
-  clashes by). The C-alpha - C-alpha distance of a peptide keeps the trans value only where the jump's start
-  frame has it trans (>= ``CIS_CA_DISTANCE_A``): a cis peptide stays free. The C-alpha centroid is put back
-  where the jump left it. Distances only: the projection is rotation- and translation-equivariant.
+  close is pushed apart to its bound, and every atom takes the mean of its corrections. Bounds
+  (``contact_classes``): for pairs three bonds apart, the closest two atoms of the same two elements came in
+  the data ("1-4 N-O" in ``covalent_geometry``; ``FALLBACK_MIN_DISTANCE_A`` for element pairs it never
+  showed); for pairs further apart, MolProbity's serious-clash line, the sum of their van der Waals radii less
+  ``SERIOUS_CLASH_OVERLAP_A``, the line ``analysis.chemistry`` counts clashes by. That line is stricter than
+  MD: the chignolin MD has hydrogen-bonded oxygens at 2.4-2.6 A (the line: 2.64 A) and C...O contacts at
+  2.7 A (2.82 A), 0.39 such pairs per frame; the projection lengthens them to the line. Bounding contacts by
+  the data's closest approach instead let the model pile atoms up at those shorter distances: clashes JS
+  0.63 against 0.02 with the line, the other divergences alike (chignolin v3, model card). The
+  C-alpha - C-alpha distance of a peptide keeps the trans value only where the jump's start frame has it
+  trans (>= ``CIS_CA_DISTANCE_A``): a cis peptide stays free. The C-alpha centroid is put back where the jump
+  left it. Distances only: the projection is rotation- and translation-equivariant.
 
 The projection is a step of this package, not of the EquiJump paper; ``SamplerConfig.projection_iterations =
 0`` switches it off, and the model card gives the numbers with and without it.
@@ -38,12 +44,14 @@ from .topology import HEAVY_ATOM_ORDER, N_SLOTS, VOCABULARY, ProteinBinding
 
 #: A peptide whose C-alphas are closer than this (A) is cis (trans: 3.8 A, cis: 2.9 A).
 CIS_CA_DISTANCE_A = 3.3
+#: Closest approach (A) of two atoms three bonds apart whose elements the training data never showed so.
+FALLBACK_MIN_DISTANCE_A = 2.2
 #: Bondi van der Waals radii of the heavy elements of proteins, A.
 VDW_RADIUS_A = {"C": 1.70, "N": 1.55, "O": 1.52, "S": 1.80, "Se": 1.90}
 #: MolProbity's "serious clash": heavy atoms overlapping their van der Waals radii by more than this, A.
 SERIOUS_CLASH_OVERLAP_A = 0.4
-#: The closest two heavy atoms three bonds apart may come in the projection, A (chignolin MD: 2.48 A at least).
-MIN_1_4_DISTANCE_A = 2.2
+#: The heavy elements of proteins, in the order of the contact classes.
+ELEMENTS = ("C", "N", "O", "S", "Se")
 #: Frames per trajectory that enter the reference medians (evenly spaced).
 REFERENCE_FRAMES = 2000
 _BACKBONE = ("N", "CA", "C", "O")
@@ -88,12 +96,68 @@ def cloud_points(P: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     return torch.cat([P.unsqueeze(-2), P.unsqueeze(-2) + V], dim=-2)
 
 
-def covalent_geometry(proteins) -> Dict[str, float]:
-    """Median distance (A) of every covalent pair key over the frames of ``proteins`` (``ProteinData``)."""
+def element_index(binding: ProteinBinding) -> np.ndarray:
+    """(N * 14,) index into ``ELEMENTS`` of each column of the flattened ``atom_index`` (-1 where padded)."""
+    index_of = {element.get_by_symbol(symbol).atomic_number: k for k, symbol in enumerate(ELEMENTS)}
+    flat = binding.atom_index.reshape(-1)
+    out = np.full(flat.shape, -1, dtype=np.int64)
+    for slot in np.flatnonzero(flat >= 0):
+        number = int(binding.atomic_numbers[flat[slot]])
+        if number not in index_of:
+            raise ValueError(f"atom {flat[slot]}: element {number} is not a heavy element of proteins {ELEMENTS}")
+        out[slot] = index_of[number]
+    return out
+
+
+def contact_class_names() -> List[str]:
+    """Key of each contact class: class (relation * E + a) * E + b, relation 0 = three bonds apart ("1-4"),
+    1 = further ("contact"), a <= b element indices (``ELEMENTS``)."""
+    return [f"{relation} {ELEMENTS[a]}-{ELEMENTS[b]}" for relation in ("1-4", "contact")
+            for a in range(len(ELEMENTS)) for b in range(len(ELEMENTS))]
+
+
+def contact_classes(binding: ProteinBinding) -> Tuple[np.ndarray, np.ndarray]:
+    """(atoms (M,) flat cloud columns of the moved atoms, classes (M, M) int64): the contact class of every
+    pair of them (``contact_class_names``), -1 on the diagonal and for the pairs the projection holds."""
+    columns = N_SLOTS + 1
+    elements = element_index(binding)
+    atoms = np.flatnonzero(elements >= 0)
+    position = np.full(elements.shape, -1)
+    position[atoms] = np.arange(len(atoms))
+    relation = np.ones((len(atoms), len(atoms)), dtype=np.int64)
+    pairs = binding.covalent_pairs
+    held = np.isin(_codes(pairs, columns), _codes(constrained(pairs), columns))
+    for rows, value in ((pairs[pairs[:, 4] == 3], 0), (pairs[held], -1)):
+        i, j = position[rows[:, 0] * columns + rows[:, 1]], position[rows[:, 2] * columns + rows[:, 3]]
+        relation[i, j] = relation[j, i] = value
+    np.fill_diagonal(relation, -1)
+    e = elements[atoms]
+    low, high = np.minimum.outer(e, e), np.maximum.outer(e, e)
+    E = len(ELEMENTS)
+    return atoms, np.where(relation >= 0, (relation * E + low) * E + high, -1)
+
+
+_CODE_BASE = 1 << 32
+
+
+def _codes(rows: np.ndarray, columns: int) -> np.ndarray:
+    """Pair rows (residue a, column a, residue b, column b, ...) as one int64 per pair: the flat cloud column of
+    a times ``_CODE_BASE`` plus that of b."""
+    return (rows[:, 0] * columns + rows[:, 1]) * _CODE_BASE + rows[:, 2] * columns + rows[:, 3]
+
+
+def covalent_geometry(proteins, chunk_frames: int = 16) -> Dict[str, float]:
+    """The projection's references from the frames of ``proteins`` (``ProteinData``), A: the median of every
+    held pair's distance by ``pair_keys``, and the closest approach of the 1-4 contact classes seen."""
     samples: Dict[str, List[np.ndarray]] = {}
+    names = contact_class_names()
+    closest = torch.full([len(names)], float("inf"), dtype=torch.float64)
     for protein in proteins:
         pairs = constrained(protein.binding.covalent_pairs)
         keys = pair_keys(protein.binding.residue_types, pairs)
+        atoms, classes = contact_classes(protein.binding)
+        classes = torch.as_tensor(classes).reshape(-1)
+        counted = (classes >= 0) & (classes < len(ELEMENTS) ** 2)  # the 1-4 classes
         for trajectory in protein.trajectories:
             frames = np.unique(np.linspace(0, trajectory.n_frames - 1, REFERENCE_FRAMES).round().astype(int))
             x = cloud_points(trajectory.P[frames], trajectory.V[frames]).double()
@@ -102,7 +166,14 @@ def covalent_geometry(proteins) -> Dict[str, float]:
                 for name in (key, generic):
                     if name is not None:
                         samples.setdefault(name, []).append(d[:, k])
-    return {key: round(float(np.median(np.concatenate(values))), 4) for key, values in sorted(samples.items())}
+            points = x.reshape(len(frames), -1, 3)[:, atoms]
+            for start in range(0, len(frames), chunk_frames):
+                nearest = torch.cdist(points[start:start + chunk_frames], points[start:start + chunk_frames])
+                nearest = nearest.amin(dim=0).reshape(-1)
+                closest.scatter_reduce_(0, classes[counted], nearest[counted], reduce="amin")
+    geometry = {key: round(float(np.median(np.concatenate(values))), 4) for key, values in sorted(samples.items())}
+    geometry.update({names[k]: round(float(closest[k]), 4) for k in range(len(names)) if torch.isfinite(closest[k])})
+    return geometry
 
 
 def add_covalent_geometry(checkpoint: Union[str, Path], topology: Union[str, Path],
@@ -118,26 +189,22 @@ def add_covalent_geometry(checkpoint: Union[str, Path], topology: Union[str, Pat
 
 class CovalentProjection(nn.Module):
     """forward(P0 (R, N, 3), P (R, N, 3), V (R, N, 13, 3)) -> (P, V), all A: the jump's end (P, V) with its
-    covalent geometry restored and its clashes pushed apart (module docstring); P0 is the jump's start.
+    covalent geometry restored and its contacts pushed apart to their bounds (module docstring); P0 is the
+    jump's start.
 
-    binding: the bound topology; geometry: ``covalent_geometry`` of the model's training data (pairs whose key
-    it lacks are left free: ``unreferenced`` lists them); iterations: Jacobi sweeps (0: no projection);
-    clash_overlap_A: how far two heavy atoms more than three bonds apart may overlap their van der Waals radii.
+    binding: the bound topology; geometry: ``covalent_geometry`` of the model's training data (held pairs whose
+    key it lacks are left free: ``unreferenced`` lists them); iterations: Jacobi sweeps (0: no projection).
     The sweeps are a fixed number (no convergence test), so a replica's result does not depend on the other
     replicas of its batch; the pairs near their bound are looked up again every ``refresh`` sweeps.
     """
 
     __jit_ignored_attributes__ = ["unreferenced"]
 
-    def __init__(self, binding: ProteinBinding, geometry: Mapping[str, float], iterations: int = 500,
-                 clash_overlap_A: float = SERIOUS_CLASH_OVERLAP_A):
+    def __init__(self, binding: ProteinBinding, geometry: Mapping[str, float], iterations: int = 500):
         super().__init__()
-        if iterations < 0 or clash_overlap_A < 0:
-            raise ValueError(f"CovalentProjection needs iterations >= 0 and clash_overlap_A >= 0, got "
-                             f"{iterations}, {clash_overlap_A}")
+        if iterations < 0:
+            raise ValueError(f"CovalentProjection needs iterations >= 0, got {iterations}")
         columns = N_SLOTS + 1
-        n_cloud = binding.n_residues * columns
-        flat = lambda rows, k: rows[:, 2 * k] * columns + rows[:, 2 * k + 1]  # noqa: E731
         pairs = constrained(binding.covalent_pairs)
         keys = pair_keys(binding.residue_types, pairs)
         known = [k for k, (key, generic) in enumerate(keys) if key in geometry or generic in geometry]
@@ -151,31 +218,28 @@ class CovalentProjection(nn.Module):
         self.refresh = 50
         self.skin_A = 0.02  # pushed this far beyond a bound, so what the sweeps leave unconverged stays clear of it
         self.columns = columns
-        self.register_buffer("pair_a", torch.as_tensor(flat(held, 0), dtype=torch.int64))
-        self.register_buffer("pair_b", torch.as_tensor(flat(held, 1), dtype=torch.int64))
+        self.register_buffer("pair_a", torch.as_tensor(held[:, 0] * columns + held[:, 1], dtype=torch.int64))
+        self.register_buffer("pair_b", torch.as_tensor(held[:, 2] * columns + held[:, 3], dtype=torch.int64))
         self.register_buffer("length", torch.as_tensor(lengths, dtype=torch.float64).reshape(-1))
         self.register_buffer("peptide", torch.as_tensor(held[:, 4] == 3, dtype=torch.bool))
-        present = np.concatenate([np.ones((binding.n_residues, 1), dtype=bool), binding.mask], axis=1).reshape(-1)
-        self.register_buffer("atoms", torch.as_tensor(np.flatnonzero(present), dtype=torch.int64))
         self.register_buffer("mask", torch.as_tensor(binding.mask, dtype=torch.bool))
-        # pairs as codes a * n_cloud + b: those within two bonds (and the held peptide pairs) are not steric
-        # pairs; the other three-bond pairs get MIN_1_4_DISTANCE_A, the rest the van der Waals bound
+        # contact classes: the atoms' elements, whether a pair is three bonds apart, the closest approach per class
+        atoms, _ = contact_classes(binding)
+        self.register_buffer("atoms", torch.as_tensor(atoms, dtype=torch.int64))
+        self.register_buffer("elements", torch.as_tensor(element_index(binding), dtype=torch.int64))
         all_pairs = binding.covalent_pairs
-        codes = lambda rows: np.sort(flat(rows, 0) * n_cloud + flat(rows, 1))  # noqa: E731
-        self.register_buffer("bonded_codes", torch.as_tensor(codes(pairs), dtype=torch.int64))
-        one_four = all_pairs[(all_pairs[:, 4] == 3) & ~np.isin(codes(all_pairs), codes(pairs))]
-        self.register_buffer("one_four_codes", torch.as_tensor(codes(one_four), dtype=torch.int64))
-        radius = np.zeros(n_cloud)
-        radius_of = {element.get_by_symbol(e).atomic_number: r for e, r in VDW_RADIUS_A.items()}
-        for slot in np.flatnonzero(present):
-            number = int(binding.atomic_numbers[binding.atom_index.reshape(-1)[slot]])
-            if number not in radius_of:
-                raise ValueError(f"no van der Waals radius for atomic number {number} "
-                                 f"(known: {sorted(VDW_RADIUS_A)})")
-            radius[slot] = radius_of[number] - clash_overlap_A / 2
-        self.register_buffer("radius", torch.as_tensor(radius, dtype=torch.float64))
-        self.min_1_4_distance_A = MIN_1_4_DISTANCE_A
-        self.search_A = float(max(2 * radius.max(), MIN_1_4_DISTANCE_A) + 0.5)
+        self.code_base = _CODE_BASE
+        held_codes = _codes(pairs, columns)
+        one_four = all_pairs[(all_pairs[:, 4] == 3) & ~np.isin(_codes(all_pairs, columns), held_codes)]
+        self.register_buffer("held_codes", torch.as_tensor(np.sort(held_codes), dtype=torch.int64))
+        self.register_buffer("one_four_codes", torch.as_tensor(np.sort(_codes(one_four, columns)), dtype=torch.int64))
+        E = len(ELEMENTS)
+        closest = [geometry.get(name, FALLBACK_MIN_DISTANCE_A) for name in contact_class_names()[:E * E]]
+        closest += [VDW_RADIUS_A[ELEMENTS[a]] + VDW_RADIUS_A[ELEMENTS[b]] - SERIOUS_CLASH_OVERLAP_A
+                    for a in range(E) for b in range(E)]
+        self.register_buffer("closest", torch.as_tensor(closest, dtype=torch.float64))
+        self.n_elements = len(ELEMENTS)
+        self.search_A = float(max(closest) + 0.5)
 
     def forward(self, P0: torch.Tensor, P: torch.Tensor, V: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         if self.iterations == 0:
@@ -199,7 +263,7 @@ class CovalentProjection(nn.Module):
         count = torch.ones([R * n_cloud, 1], dtype=x.dtype, device=x.device)
         for sweep in range(self.iterations):
             if sweep % self.refresh == 0:
-                close_a, close_b, bound = self._steric_pairs(x.reshape(R, n_cloud, 3), n_cloud)
+                close_a, close_b, bound = self._contacts(x.reshape(R, n_cloud, 3), n_cloud)
                 # an atom averages over the constraints that act on it (a cis peptide's C-alphas: not that one)
                 active = torch.cat([weight, torch.ones([close_a.shape[0], 1], dtype=x.dtype, device=x.device)])
                 count = torch.zeros([R * n_cloud, 1], dtype=x.dtype, device=x.device)
@@ -224,15 +288,17 @@ class CovalentProjection(nn.Module):
         V_new = (x[:, :, 1:] - x[:, :, :1]) * self.mask.unsqueeze(-1).to(x.dtype)
         return P_new.to(P.dtype), V_new.to(V.dtype)
 
-    def _steric_pairs(self, x: torch.Tensor, n_cloud: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Flat indices (into (R * n_cloud)) of the steric pairs within ``search_A``, and their bounds (P, 1)."""
+    def _contacts(self, x: torch.Tensor, n_cloud: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Flat indices (into (R * n_cloud)) of the pairs within ``search_A`` that are not held, and their
+        bounds (P, 1): the closest approach of their contact class."""
         points = x.index_select(1, self.atoms)
         near = torch.nonzero(torch.triu(torch.cdist(points, points) < self.search_A, diagonal=1))
         a, b = self.atoms[near[:, 1]], self.atoms[near[:, 2]]
-        code = a * n_cloud + b
-        steric = ~torch.isin(code, self.bonded_codes)
-        a, b, code, replica = a[steric], b[steric], code[steric], near[:, 0][steric]
-        bound = torch.where(torch.isin(code, self.one_four_codes),
-                            torch.full_like(self.radius[a], self.min_1_4_distance_A), self.radius[a] + self.radius[b])
+        code = a * self.code_base + b
+        free = ~torch.isin(code, self.held_codes)
+        a, b, code, replica = a[free], b[free], code[free], near[:, 0][free]
+        ea, eb = self.elements[a], self.elements[b]
+        relation = torch.isin(code, self.one_four_codes).logical_not().to(torch.int64)
+        kind = (relation * self.n_elements + torch.minimum(ea, eb)) * self.n_elements + torch.maximum(ea, eb)
         offset = replica * n_cloud
-        return offset + a, offset + b, bound.unsqueeze(-1)
+        return offset + a, offset + b, self.closest[kind].unsqueeze(-1)

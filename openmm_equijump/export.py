@@ -20,7 +20,7 @@ import torch
 from openmm.app import Topology
 from torch import nn
 
-from .covalent import SERIOUS_CLASH_OVERLAP_A, CovalentProjection
+from .covalent import CovalentProjection
 from .hydrogens import HydrogenBuilder
 from .tensorcloud import TensorCloudMap
 from .topology import ProteinBinding, bind_topology
@@ -93,14 +93,13 @@ class JumpModule(nn.Module):
 def export_jump_module(transition: nn.Module, topology: Topology, *, jump_ps: float, temperature_K: float,
                        settings: Optional[Mapping[str, float]] = None,
                        covalent_geometry: Optional[Mapping[str, float]] = None, projection_iterations: int = 0,
-                       clash_overlap_A: float = SERIOUS_CLASH_OVERLAP_A,
                        non_protein: str = "error") -> torch.jit.ScriptModule:
     """Bind ``transition`` to ``topology`` and script it into the jump module.
 
     jump_ps: the jump interval (ps) the transition was trained for; temperature_K: its training temperature;
     settings: sampler settings recorded in the module (latent steps, eps, noise scales); covalent_geometry,
-    projection_iterations, clash_overlap_A: the projection after each jump (``covalent.CovalentProjection``;
-    none without a geometry or with 0 iterations); non_protein: see ``topology.bind_topology``. Raises
+    projection_iterations: the projection after each jump (``covalent.CovalentProjection``; none without a
+    geometry or with 0 iterations); non_protein: see ``topology.bind_topology``. Raises
     ``topology.TopologyError`` for residues, atoms or molecules that cannot be bound, ValueError for bad
     parameters.
     """
@@ -116,12 +115,12 @@ def export_jump_module(transition: nn.Module, topology: Topology, *, jump_ps: fl
     binding = bind_topology(topology, non_protein=non_protein)
     if not covalent_geometry:
         projection_iterations = 0
-    projection = CovalentProjection(binding, covalent_geometry or {}, projection_iterations, clash_overlap_A)
+    projection = CovalentProjection(binding, covalent_geometry or {}, projection_iterations)
     if projection_iterations and projection.unreferenced:
         warnings.warn(f"the model's training data has no covalent geometry for {len(projection.unreferenced)} "
                       f"pair type(s) of this topology (e.g. {projection.unreferenced[0]!r}); the projection after "
                       "each jump leaves them free", stacklevel=2)
-    settings.update(projection_iterations=float(projection_iterations), clash_overlap_A=float(clash_overlap_A))
+    settings.update(projection_iterations=float(projection_iterations))
     with _format_warnings_silenced():
         return torch.jit.script(JumpModule(transition, binding, jump_ps, temperature_K, settings, projection))
 

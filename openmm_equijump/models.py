@@ -97,8 +97,7 @@ def load_model(name_or_path: Union[str, Path], topology: Topology, *,
     with torch.no_grad():
         return export_jump_module(transition, topology, jump_ps=config.lag_ps, temperature_K=temperature_K,
                                   settings=transition.settings(), covalent_geometry=geometry,
-                                  projection_iterations=sampler.projection_iterations,
-                                  clash_overlap_A=sampler.clash_overlap_A, non_protein=non_protein)
+                                  projection_iterations=sampler.projection_iterations, non_protein=non_protein)
 
 
 def ship_model(run: Union[str, Path], name: str) -> Path:

@@ -31,7 +31,6 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
-from .covalent import SERIOUS_CLASH_OVERLAP_A
 from .interpolants import standard_noise
 from .model import EquiJumpModel
 
@@ -44,24 +43,21 @@ class SamplerConfig:
     coefficient of the interpolants' SDE (paper: 1.0). relaxation_limit: cap on eps dtau / gamma^2 per step
     (``transports.interpolant``); inf for the paper's constant eps. eps and relaxation_limit do not apply to
     ddpm. projection_iterations: sweeps of the covalent-geometry projection after each jump (``covalent``;
-    0: none); clash_overlap_A: how far two heavy atoms more than three bonds apart may overlap their van der
-    Waals radii after it."""
+    0: none)."""
 
     latent_steps: int = 100
     eps: float = 1.0
     mode: str = "sde"
     relaxation_limit: float = 1.0
     projection_iterations: int = 500
-    clash_overlap_A: float = SERIOUS_CLASH_OVERLAP_A
 
     def __post_init__(self) -> None:
         if self.latent_steps < 1:
             raise ValueError(f"SamplerConfig.latent_steps must be >= 1, got {self.latent_steps}")
         if self.mode not in MODES:
             raise ValueError(f"SamplerConfig.mode={self.mode!r}; choose one of {MODES}")
-        if self.projection_iterations < 0 or self.clash_overlap_A < 0:
-            raise ValueError(f"SamplerConfig needs projection_iterations >= 0 and clash_overlap_A >= 0, got "
-                             f"{self.projection_iterations}, {self.clash_overlap_A}")
+        if self.projection_iterations < 0:
+            raise ValueError(f"SamplerConfig.projection_iterations must be >= 0, got {self.projection_iterations}")
         if self.eps < 0 or not self.relaxation_limit > 0:
             raise ValueError(f"SamplerConfig needs eps >= 0 and relaxation_limit > 0, got eps={self.eps}, "
                              f"relaxation_limit={self.relaxation_limit}")

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from openmm_equijump.covalent import (MIN_1_4_DISTANCE_A, CovalentProjection, add_covalent_geometry, cloud_points,
-                                      constrained, covalent_geometry, pair_keys)
 from openmm_equijump.analysis.chemistry import bond_graph, clash_counts
 from openmm_equijump.checkpoint import load_checkpoint, save_checkpoint
+from openmm_equijump.covalent import (ELEMENTS, SERIOUS_CLASH_OVERLAP_A, CovalentProjection, add_covalent_geometry,
+                                      cloud_points, constrained, contact_class_names, contact_classes,
+                                      covalent_geometry, pair_keys)
 from openmm_equijump.data.trajectories import load_protein
 
 
@@ -61,6 +62,24 @@ def test_covalent_geometry_of_chignolin_md_has_textbook_values(chignolin, geomet
     assert geometry["* CA-* CA"] == pytest.approx(3.80, abs=0.1)  # trans peptide
     assert geometry["TYR CG-CD1"] == pytest.approx(1.40, abs=0.04)  # aromatic ring
     assert geometry["THR N-C"] == pytest.approx(2.46, abs=0.1)  # 1-3 across the N-CA-C angle
+    # closest approach of atoms three bonds apart: N...O across N-CA-C-O, C...C across a torsion
+    assert 2.3 < geometry["1-4 N-O"] < geometry["1-4 C-C"] < 3.0
+    assert all(name in contact_class_names() for name in geometry if name.startswith("1-4"))
+
+
+def test_contact_classes_name_the_elements_and_the_relation_of_each_pair(chignolin, topology):
+    atoms, classes = contact_classes(chignolin.binding)
+    names = contact_class_names()
+    index = chignolin.binding.atom_index.reshape(-1)
+    by_atom = {int(index[a]): k for k, a in enumerate(atoms)}
+    ca = [int(i) for i in chignolin.binding.atom_index[:, 0]]
+    o = [a.index for a in topology.atoms if a.name == "O"]
+    n = [a.index for a in topology.atoms if a.name == "N"]
+    assert classes[by_atom[ca[0]], by_atom[ca[1]]] == -1  # a peptide's C-alphas: held
+    assert classes[by_atom[ca[0]], by_atom[ca[0]]] == -1
+    assert names[classes[by_atom[n[0]], by_atom[o[0]]]] == "1-4 N-O"  # N-CA-C-O of one residue
+    assert names[classes[by_atom[ca[0]], by_atom[ca[5]]]] == "contact C-C"
+    assert (classes == classes.T).all() and len(names) == 2 * len(ELEMENTS) ** 2
 
 
 def _noisy_frames(chignolin, sigma_A, seed=0):
@@ -82,18 +101,22 @@ def test_projection_restores_covalent_geometry_and_removes_clashes_of_noisy_md_f
     error = (_covalent_distances(projection, P1, V1) - reference).abs()
     # MD moves them by ~0.04 A (standard deviation); the medians of a ring's bonds and angles close only to ~0.01 A
     assert error.mean() < 0.01 and error.max() < 0.05, f"errors {float(error.mean()):.3f} / {float(error.max()):.3f} A"
-    # no clash left by the analysis' own count (MolProbity's line), no 1-4 pair closer than its bound
+    # no pair closer than its bound (within the sweeps' skin), and no clash by the analysis' own count
+    atoms, classes = contact_classes(chignolin.binding)
+    i, j = np.nonzero(np.triu(classes >= 0))
+    bounds = projection.closest[torch.as_tensor(classes[i, j])]
+
+    def gaps(P_, V_):
+        x = cloud_points(P_, V_).reshape(P_.shape[0], -1, 3)[:, atoms]
+        return (x[:, i] - x[:, j]).norm(dim=-1) - bounds
+
+    assert gaps(P_noisy, V_noisy).min() < -0.3  # the noise did bring pairs too close
+    assert gaps(P1, V1).min() > -1e-3, f"a pair {float(-gaps(P1, V1).min()):.3f} A closer than its bound"
     moved = chignolin.binding.moved_index  # the cloud's atoms, in cloud order
     order = np.argsort(moved)
-    xyz = cloud_points(P1, V1).reshape(P1.shape[0], -1, 3)[:, projection.atoms].numpy()[:, order] / 10.0
+    xyz = cloud_points(P1, V1).reshape(P1.shape[0], -1, 3)[:, atoms].numpy()[:, order] / 10.0
     frames = mdtraj.Trajectory(xyz, topology.subset(moved[order]))
-    graph = bond_graph(frames.topology, clash_overlap_A=0.4)
-    assert clash_counts(frames, graph).sum() == 0
-    one_four = chignolin.binding.covalent_pairs[chignolin.binding.covalent_pairs[:, 4] == 3]
-    one_four = one_four[~((one_four[:, 1] == 0) & (one_four[:, 3] == 0))]
-    x = cloud_points(P1, V1)
-    d = (x[:, one_four[:, 0], one_four[:, 1]] - x[:, one_four[:, 2], one_four[:, 3]]).norm(dim=-1)
-    assert d.min() > MIN_1_4_DISTANCE_A - 0.02
+    assert clash_counts(frames, bond_graph(frames.topology, clash_overlap_A=SERIOUS_CLASH_OVERLAP_A)).sum() == 0
     # the C-alpha centroid stays, padded slots stay zero, and the atoms end nearer the MD frame than the noise
     torch.testing.assert_close(P1.mean(dim=1), P_noisy.mean(dim=1))
     assert torch.all(V1[:, ~chignolin.mask] == 0)

@@ -41,8 +41,7 @@ def test_contract_attributes(chignolin):
     assert isinstance(module, torch.jit.ScriptModule)
     assert module.format_version == FORMAT_VERSION and module.jump_ps == 100.0 and module.temperature_K == 350.0
     assert module.n_atoms == topology.getNumAtoms() == 166
-    assert module.settings == {"latent_steps": 20.0, "eps": 1.0, "projection_iterations": 0.0,
-                               "clash_overlap_A": 0.4}
+    assert module.settings == {"latent_steps": 20.0, "eps": 1.0, "projection_iterations": 0.0}
     assert module.atomic_numbers.dtype == torch.int64 and module.group_index.dtype == torch.int64
     assert module.expected_group_mass.dtype == torch.float64
     np.testing.assert_array_equal(module.atomic_numbers.numpy(), binding.atomic_numbers)

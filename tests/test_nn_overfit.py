@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from openmm_equijump.batch import PairBatch
+from openmm_equijump.interpolants import InterpolantConfig
 from openmm_equijump.model import EquiJumpModel, ModelConfig
 
 LAG_FRAMES = 10  # the shared DCDs hold a frame every 10 ps: 100 ps pairs
@@ -43,7 +44,11 @@ def relative_excess(model: EquiJumpModel, batch: PairBatch) -> float:
 def test_small_model_overfits_four_chignolin_pairs(shared_data):
     torch.manual_seed(0)
     batch = chignolin_pairs(shared_data, [0, 100, 200, 300])
-    model = EquiJumpModel(ModelConfig(H=16, conditioner_layers=2, header_layers=2, k_neighbors=6, n_radial=8))
+    # "endpoint": its target is the displacement itself, which four pairs let a network memorize. The default
+    # "preconditioned" target also carries each draw's noise Z, learnable only as a denoiser (relative excess
+    # 1.02 -> 0.49 in 600 steps here); its optimum is checked analytically in tests/test_transports.py.
+    model = EquiJumpModel(ModelConfig(H=16, conditioner_layers=2, header_layers=2, k_neighbors=6, n_radial=8),
+                          InterpolantConfig(parameterization="endpoint"))
     optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
     generator = torch.Generator().manual_seed(0)
     start = relative_excess(model, batch)
@@ -54,5 +59,4 @@ def test_small_model_overfits_four_chignolin_pairs(shared_data):
         optimizer.step()
     end = relative_excess(model, batch)
     assert start > 0.9, f"an untrained model should be far from the floor, got {start:.2f}"
-    # The drift dominates the floor; the denoiser targets (Z itself) are learned much more slowly.
     assert end < 0.35, f"relative distance to the loss floor only went from {start:.2f} to {end:.2f}"
