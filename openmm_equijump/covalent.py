@@ -216,7 +216,8 @@ class CovalentProjection(nn.Module):
         self.cis_ca_distance_A = CIS_CA_DISTANCE_A
         self.relaxation = 1.5  # over-relaxed: converges ~2x faster than plain averaging on chignolin
         self.refresh = 50
-        self.skin_A = 0.02  # pushed this far beyond a bound, so what the sweeps leave unconverged stays clear of it
+        self.skin_A = 0.05  # pushed this far beyond a bound, so what the sweeps leave unconverged stays clear of it
+        self.contact_weight = 0.5  # where a contact and the covalent geometry conflict, the covalent one wins
         self.columns = columns
         self.register_buffer("pair_a", torch.as_tensor(held[:, 0] * columns + held[:, 1], dtype=torch.int64))
         self.register_buffer("pair_b", torch.as_tensor(held[:, 2] * columns + held[:, 3], dtype=torch.int64))
@@ -265,7 +266,8 @@ class CovalentProjection(nn.Module):
             if sweep % self.refresh == 0:
                 close_a, close_b, bound = self._contacts(x.reshape(R, n_cloud, 3), n_cloud)
                 # an atom averages over the constraints that act on it (a cis peptide's C-alphas: not that one)
-                active = torch.cat([weight, torch.ones([close_a.shape[0], 1], dtype=x.dtype, device=x.device)])
+                active = torch.cat([weight, torch.full([close_a.shape[0], 1], self.contact_weight, dtype=x.dtype,
+                                                       device=x.device)])
                 count = torch.zeros([R * n_cloud, 1], dtype=x.dtype, device=x.device)
                 count.index_add_(0, torch.cat([held_a, close_a]), active)
                 count.index_add_(0, torch.cat([held_b, close_b]), active)
@@ -275,7 +277,8 @@ class CovalentProjection(nn.Module):
             step = 0.5 * (r - length) * weight / r.clamp(min=1e-6) * d
             d_close = x[close_a] - x[close_b]
             r_close = torch.linalg.vector_norm(d_close, dim=-1, keepdim=True)
-            step_close = 0.5 * (r_close - bound - self.skin_A).clamp(max=0.0) / r_close.clamp(min=1e-6) * d_close
+            step_close = (0.5 * self.contact_weight * (r_close - bound - self.skin_A).clamp(max=0.0)
+                          / r_close.clamp(min=1e-6) * d_close)
             correction = torch.zeros_like(x)
             correction.index_add_(0, held_a, -step)
             correction.index_add_(0, held_b, step)
