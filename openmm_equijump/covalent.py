@@ -20,7 +20,8 @@ average and single pairs by several A, so bonds collapse below 1 A within a jump
   MD: the chignolin MD has hydrogen-bonded oxygens at 2.4-2.6 A (the line: 2.64 A) and C...O contacts at
   2.7 A (2.82 A), 0.39 such pairs per frame; the projection lengthens them to the line. Bounding contacts by
   the data's closest approach instead let the model pile atoms up at those shorter distances: clashes JS
-  0.63 against 0.02 with the line, the other divergences alike (chignolin v3, model card). The
+  0.63 against 0.02 with the line, the other divergences alike (a chignolin model trained on uniform pairs,
+  20 x 100 jumps). The
   C-alpha - C-alpha distance of a peptide keeps the trans value only where the jump's start frame has it
   trans (>= ``CIS_CA_DISTANCE_A``): a cis peptide stays free. The C-alpha centroid is put back where the jump
   left it. Distances only: the projection is rotation- and translation-equivariant.
