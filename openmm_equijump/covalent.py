@@ -1,8 +1,8 @@
 """Covalent geometry: what the training data says it is, and the projection that restores it after a jump.
 
 A jump generates every heavy atom at once, and a small model places atoms to a few tenths of an Angstrom: on
-chignolin the bonded and 1-3 distances of a jump's output are off by 0.26 A (model v3) to 0.38 A (v2) on
-average and single pairs by several A, so bonds collapse below 1 A within a jump or two. MD moves them by
+chignolin the bonded and 1-3 distances of a jump's output are off by 0.34 A (model v3) to 0.38 A (v2) on
+average and single pairs by up to 8 A, so bonds collapse below 1 A within a jump or two. MD moves them by
 ~0.04 A (their standard deviation in the chignolin MD, median over the pairs). The projection puts them back:
 
 * Reference (``covalent_geometry``): the median, over the frames of a run's data, of every constrained distance,
