@@ -13,7 +13,7 @@ average and single pairs by up to 8 A, so bonds collapse below 1 A within a jump
 * Projection (``CovalentProjection``): after the jump, iterate a Jacobi form of SHAKE on the moved heavy atoms:
   each constrained pair is moved along its axis towards its reference distance, each other pair that is too
   close is pushed apart to its bound, and every atom takes the mean of its corrections. Bounds
-  (``contact_classes``): for pairs three bonds apart, the closest two atoms of the same two elements came in
+  (``contact_class_names``): for pairs three bonds apart, the closest two atoms of the same two elements came in
   the data ("1-4 N-O" in ``covalent_geometry``; ``FALLBACK_MIN_DISTANCE_A`` for element pairs it never
   showed); for pairs further apart, MolProbity's serious-clash line, the sum of their van der Waals radii less
   ``SERIOUS_CLASH_OVERLAP_A``, the line ``analysis.chemistry`` counts clashes by. That line is stricter than
@@ -117,25 +117,9 @@ def contact_class_names() -> List[str]:
             for a in range(len(ELEMENTS)) for b in range(len(ELEMENTS))]
 
 
-def contact_classes(binding: ProteinBinding) -> Tuple[np.ndarray, np.ndarray]:
-    """(atoms (M,) flat cloud columns of the moved atoms, classes (M, M) int64): the contact class of every
-    pair of them (``contact_class_names``), -1 on the diagonal and for the pairs the projection holds."""
-    columns = N_SLOTS + 1
-    elements = element_index(binding)
-    atoms = np.flatnonzero(elements >= 0)
-    position = np.full(elements.shape, -1)
-    position[atoms] = np.arange(len(atoms))
-    relation = np.ones((len(atoms), len(atoms)), dtype=np.int64)
-    pairs = binding.covalent_pairs
-    held = np.isin(_codes(pairs, columns), _codes(constrained(pairs), columns))
-    for rows, value in ((pairs[pairs[:, 4] == 3], 0), (pairs[held], -1)):
-        i, j = position[rows[:, 0] * columns + rows[:, 1]], position[rows[:, 2] * columns + rows[:, 3]]
-        relation[i, j] = relation[j, i] = value
-    np.fill_diagonal(relation, -1)
-    e = elements[atoms]
-    low, high = np.minimum.outer(e, e), np.maximum.outer(e, e)
-    E = len(ELEMENTS)
-    return atoms, np.where(relation >= 0, (relation * E + low) * E + high, -1)
+def one_four(pairs: np.ndarray) -> np.ndarray:
+    """Rows of ``ProteinBinding.covalent_pairs`` three bonds apart that the projection does not hold."""
+    return pairs[(pairs[:, 4] == 3) & ~np.isin(_codes(pairs, N_SLOTS + 1), _codes(constrained(pairs), N_SLOTS + 1))]
 
 
 _CODE_BASE = 1 << 32
@@ -147,33 +131,39 @@ def _codes(rows: np.ndarray, columns: int) -> np.ndarray:
     return (rows[:, 0] * columns + rows[:, 1]) * _CODE_BASE + rows[:, 2] * columns + rows[:, 3]
 
 
-def covalent_geometry(proteins, chunk_frames: int = 16) -> Dict[str, float]:
+def _pair_distances(P: torch.Tensor, V: torch.Tensor, rows: np.ndarray) -> np.ndarray:
+    """(frames, pairs) distances (A) of pair rows in clouds P (F, N, 3), V (F, N, 13, 3)."""
+    x = cloud_points(P, V).double()
+    return (x[:, rows[:, 0], rows[:, 1]] - x[:, rows[:, 2], rows[:, 3]]).norm(dim=-1).numpy()
+
+
+def covalent_geometry(proteins) -> Dict[str, float]:
     """The projection's references from the frames of ``proteins`` (``ProteinData``), A: the median of every
-    held pair's distance by ``pair_keys``, and the closest approach of the 1-4 contact classes seen."""
+    held pair's distance by ``pair_keys``, and the closest approach of every 1-4 contact class seen."""
     samples: Dict[str, List[np.ndarray]] = {}
+    closest: Dict[str, float] = {}
     names = contact_class_names()
-    closest = torch.full([len(names)], float("inf"), dtype=torch.float64)
+    E = len(ELEMENTS)
     for protein in proteins:
-        pairs = constrained(protein.binding.covalent_pairs)
-        keys = pair_keys(protein.binding.residue_types, pairs)
-        atoms, classes = contact_classes(protein.binding)
-        classes = torch.as_tensor(classes).reshape(-1)
-        counted = (classes >= 0) & (classes < len(ELEMENTS) ** 2)  # the 1-4 classes
+        held = constrained(protein.binding.covalent_pairs)
+        keys = pair_keys(protein.binding.residue_types, held)
+        beyond = one_four(protein.binding.covalent_pairs)
+        elements = element_index(protein.binding)
+        ea = elements[beyond[:, 0] * (N_SLOTS + 1) + beyond[:, 1]]
+        eb = elements[beyond[:, 2] * (N_SLOTS + 1) + beyond[:, 3]]
+        classes = [names[np.minimum(a, b) * E + np.maximum(a, b)] for a, b in zip(ea, eb)]
         for trajectory in protein.trajectories:
             frames = np.unique(np.linspace(0, trajectory.n_frames - 1, REFERENCE_FRAMES).round().astype(int))
-            x = cloud_points(trajectory.P[frames], trajectory.V[frames]).double()
-            d = (x[:, pairs[:, 0], pairs[:, 1]] - x[:, pairs[:, 2], pairs[:, 3]]).norm(dim=-1).numpy()
+            P, V = trajectory.P[frames], trajectory.V[frames]
+            d = _pair_distances(P, V, held)
             for k, (key, generic) in enumerate(keys):
                 for name in (key, generic):
                     if name is not None:
                         samples.setdefault(name, []).append(d[:, k])
-            points = x.reshape(len(frames), -1, 3)[:, atoms]
-            for start in range(0, len(frames), chunk_frames):
-                nearest = torch.cdist(points[start:start + chunk_frames], points[start:start + chunk_frames])
-                nearest = nearest.amin(dim=0).reshape(-1)
-                closest.scatter_reduce_(0, classes[counted], nearest[counted], reduce="amin")
+            for name, nearest in zip(classes, _pair_distances(P, V, beyond).min(axis=0)):
+                closest[name] = min(closest.get(name, np.inf), float(nearest))
     geometry = {key: round(float(np.median(np.concatenate(values))), 4) for key, values in sorted(samples.items())}
-    geometry.update({names[k]: round(float(closest[k]), 4) for k in range(len(names)) if torch.isfinite(closest[k])})
+    geometry.update({name: round(value, 4) for name, value in sorted(closest.items())})
     return geometry
 
 
@@ -226,15 +216,13 @@ class CovalentProjection(nn.Module):
         self.register_buffer("peptide", torch.as_tensor(held[:, 4] == 3, dtype=torch.bool))
         self.register_buffer("mask", torch.as_tensor(binding.mask, dtype=torch.bool))
         # contact classes: the atoms' elements, whether a pair is three bonds apart, the closest approach per class
-        atoms, _ = contact_classes(binding)
-        self.register_buffer("atoms", torch.as_tensor(atoms, dtype=torch.int64))
-        self.register_buffer("elements", torch.as_tensor(element_index(binding), dtype=torch.int64))
-        all_pairs = binding.covalent_pairs
+        elements = element_index(binding)
+        self.register_buffer("atoms", torch.as_tensor(np.flatnonzero(elements >= 0), dtype=torch.int64))
+        self.register_buffer("elements", torch.as_tensor(elements, dtype=torch.int64))
         self.code_base = _CODE_BASE
-        held_codes = _codes(pairs, columns)
-        one_four = all_pairs[(all_pairs[:, 4] == 3) & ~np.isin(_codes(all_pairs, columns), held_codes)]
-        self.register_buffer("held_codes", torch.as_tensor(np.sort(held_codes), dtype=torch.int64))
-        self.register_buffer("one_four_codes", torch.as_tensor(np.sort(_codes(one_four, columns)), dtype=torch.int64))
+        self.register_buffer("held_codes", torch.as_tensor(np.sort(_codes(pairs, columns)), dtype=torch.int64))
+        self.register_buffer("one_four_codes", torch.as_tensor(np.sort(_codes(one_four(binding.covalent_pairs),
+                                                                                columns)), dtype=torch.int64))
         E = len(ELEMENTS)
         closest = [geometry.get(name, FALLBACK_MIN_DISTANCE_A) for name in contact_class_names()[:E * E]]
         closest += [VDW_RADIUS_A[ELEMENTS[a]] + VDW_RADIUS_A[ELEMENTS[b]] - SERIOUS_CLASH_OVERLAP_A

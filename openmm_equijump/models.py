@@ -61,12 +61,20 @@ def reference_md(name_or_path: Union[str, Path]) -> Optional[tuple[Path, list[Pa
 
 def load_trained(name_or_path: Union[str, Path]):
     """(EquiJumpModel with trained weights in eval mode, its TrainConfig)."""
+    model, config, _ = _load_trained(name_or_path)
+    return model, config
+
+
+def _load_trained(name_or_path: Union[str, Path]):
+    """(model in eval mode, TrainConfig, the checkpoint dict), reading the checkpoint once."""
     # imported here: the package imports this module, and ``python -m openmm_equijump.train`` would otherwise
     # find its own module imported twice (runpy's RuntimeWarning)
-    from .train import load_trained_model
+    from .train import trained_model
 
-    model, config = load_trained_model(model_path(name_or_path))
-    return model.eval(), config
+    path = model_path(name_or_path)
+    checkpoint = load_checkpoint(path)
+    model, config = trained_model(checkpoint, path)
+    return model.eval(), config, checkpoint
 
 
 def load_model(name_or_path: Union[str, Path], topology: Topology, *,
@@ -80,7 +88,7 @@ def load_model(name_or_path: Union[str, Path], topology: Topology, *,
     not record it. non_protein: see ``topology.bind_topology``. Errors about residues, atoms and
     solvent are raised here, as ``topology.TopologyError``.
     """
-    model, config = load_trained(name_or_path)
+    model, config, checkpoint = _load_trained(name_or_path)
     temperature_K = temperature_K if temperature_K is not None else config.temperature_K
     if temperature_K is None:
         raise ValueError(f"model {str(name_or_path)!r} does not record the temperature of its training data; "
@@ -89,7 +97,7 @@ def load_model(name_or_path: Union[str, Path], topology: Topology, *,
     if latent_steps is not None:
         sampler = replace(sampler, latent_steps=latent_steps)
     transition = JumpSampler(model, sampler)
-    geometry = load_checkpoint(model_path(name_or_path)).get("covalent_geometry")
+    geometry = checkpoint.get("covalent_geometry")
     if geometry is None and sampler.projection_iterations:
         warnings.warn(f"model {str(name_or_path)!r} was trained before checkpoints recorded the covalent geometry "
                       "of their data: its jumps are not projected (covalent.add_covalent_geometry records it)",

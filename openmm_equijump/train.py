@@ -167,7 +167,12 @@ def build_model(config: TrainConfig) -> EquiJumpModel:
 def load_trained_model(path: str | Path, map_location: str | torch.device = "cpu"
                        ) -> tuple[EquiJumpModel, TrainConfig]:
     """The model of a checkpoint (file or run folder) with trained weights, and the run's configuration."""
-    checkpoint = load_checkpoint(path, map_location)
+    return trained_model(load_checkpoint(path, map_location), path)
+
+
+def trained_model(checkpoint: dict, path: str | Path) -> tuple[EquiJumpModel, TrainConfig]:
+    """The model of a loaded checkpoint (``load_checkpoint``) with its weights, and the run's configuration;
+    ``path`` names the checkpoint in errors."""
     config = config_from_dict(TrainConfig, checkpoint["config"], where=str(path))
     model = build_model(config)
     missing, unexpected = model.load_state_dict(checkpoint["model"], strict=False)

@@ -9,8 +9,8 @@ import torch
 from openmm_equijump.analysis.chemistry import bond_graph, clash_counts
 from openmm_equijump.checkpoint import load_checkpoint, save_checkpoint
 from openmm_equijump.covalent import (ELEMENTS, SERIOUS_CLASH_OVERLAP_A, CovalentProjection, add_covalent_geometry,
-                                      cloud_points, constrained, contact_class_names, contact_classes,
-                                      covalent_geometry, pair_keys)
+                                      cloud_points, constrained, contact_class_names, covalent_geometry,
+                                      one_four, pair_keys)
 from openmm_equijump.data.trajectories import load_protein
 
 
@@ -67,19 +67,15 @@ def test_covalent_geometry_of_chignolin_md_has_textbook_values(chignolin, geomet
     assert all(name in contact_class_names() for name in geometry if name.startswith("1-4"))
 
 
-def test_contact_classes_name_the_elements_and_the_relation_of_each_pair(chignolin, topology):
-    atoms, classes = contact_classes(chignolin.binding)
-    names = contact_class_names()
-    index = chignolin.binding.atom_index.reshape(-1)
-    by_atom = {int(index[a]): k for k, a in enumerate(atoms)}
-    ca = [int(i) for i in chignolin.binding.atom_index[:, 0]]
-    o = [a.index for a in topology.atoms if a.name == "O"]
-    n = [a.index for a in topology.atoms if a.name == "N"]
-    assert classes[by_atom[ca[0]], by_atom[ca[1]]] == -1  # a peptide's C-alphas: held
-    assert classes[by_atom[ca[0]], by_atom[ca[0]]] == -1
-    assert names[classes[by_atom[n[0]], by_atom[o[0]]]] == "1-4 N-O"  # N-CA-C-O of one residue
-    assert names[classes[by_atom[ca[0]], by_atom[ca[5]]]] == "contact C-C"
-    assert (classes == classes.T).all() and len(names) == 2 * len(ELEMENTS) ** 2
+def test_one_four_pairs_are_the_three_bond_pairs_the_projection_does_not_hold(chignolin, topology):
+    pairs = chignolin.binding.covalent_pairs
+    beyond = one_four(pairs)
+    assert len(beyond) == int((pairs[:, 4] == 3).sum()) - 9  # all but the nine peptides' C-alpha pairs
+    index = chignolin.binding.atom_index
+    names = {(int(index[ra, ca]), int(index[rb, cb])) for ra, ca, rb, cb, _ in beyond}
+    n_of = {(a.residue.index, a.name): a.index for a in topology.atoms}
+    assert (n_of[(3, "N")], n_of[(3, "O")]) in names  # N-CA-C-O of one residue
+    assert (n_of[(3, "CA")], n_of[(4, "CA")]) not in names  # held instead
 
 
 def _noisy_frames(chignolin, sigma_A, seed=0):
@@ -101,22 +97,20 @@ def test_projection_restores_covalent_geometry_and_removes_clashes_of_noisy_md_f
     error = (_covalent_distances(projection, P1, V1) - reference).abs()
     # MD moves them by ~0.04 A (standard deviation); the medians of a ring's bonds and angles close only to ~0.01 A
     assert error.mean() < 0.01 and error.max() < 0.05, f"errors {float(error.mean()):.3f} / {float(error.max()):.3f} A"
-    # no pair closer than its bound (within the sweeps' skin), and no clash by the analysis' own count
-    atoms, classes = contact_classes(chignolin.binding)
-    i, j = np.nonzero(np.triu(classes >= 0))
-    bounds = projection.closest[torch.as_tensor(classes[i, j])]
-
-    def gaps(P_, V_):
-        x = cloud_points(P_, V_).reshape(P_.shape[0], -1, 3)[:, atoms]
-        return (x[:, i] - x[:, j]).norm(dim=-1) - bounds
-
-    assert gaps(P_noisy, V_noisy).min() < -0.3  # the noise did bring pairs too close
-    assert gaps(P1, V1).min() > -1e-3, f"a pair {float(-gaps(P1, V1).min()):.3f} A closer than its bound"
+    # no clash by the analysis' own count, and no 1-4 pair closer than the data brought its elements
     moved = chignolin.binding.moved_index  # the cloud's atoms, in cloud order
     order = np.argsort(moved)
-    xyz = cloud_points(P1, V1).reshape(P1.shape[0], -1, 3)[:, atoms].numpy()[:, order] / 10.0
+    xyz = cloud_points(P1, V1).reshape(P1.shape[0], -1, 3)[:, projection.atoms].numpy()[:, order] / 10.0
     frames = mdtraj.Trajectory(xyz, topology.subset(moved[order]))
     assert clash_counts(frames, bond_graph(frames.topology, clash_overlap_A=SERIOUS_CLASH_OVERLAP_A)).sum() == 0
+    beyond = one_four(chignolin.binding.covalent_pairs)
+    symbol = {a.index: a.element.symbol for a in topology.atoms}
+    index = chignolin.binding.atom_index
+    bound = torch.tensor([geometry["1-4 " + "-".join(sorted((symbol[int(index[ra, ca])], symbol[int(index[rb, cb])]),
+                                                           key=ELEMENTS.index))] for ra, ca, rb, cb, _ in beyond])
+    x = cloud_points(P1, V1)
+    gap = (x[:, beyond[:, 0], beyond[:, 1]] - x[:, beyond[:, 2], beyond[:, 3]]).norm(dim=-1) - bound
+    assert gap.min() > -1e-3, f"a 1-4 pair {float(-gap.min()):.3f} A closer than the data brought its elements"
     # the C-alpha centroid stays, padded slots stay zero, and the atoms end nearer the MD frame than the noise
     torch.testing.assert_close(P1.mean(dim=1), P_noisy.mean(dim=1))
     assert torch.all(V1[:, ~chignolin.mask] == 0)
