@@ -214,6 +214,7 @@ class CovalentProjection(nn.Module):
         self.register_buffer("pair_b", torch.as_tensor(held[:, 2] * columns + held[:, 3], dtype=torch.int64))
         self.register_buffer("length", torch.as_tensor(lengths, dtype=torch.float64).reshape(-1))
         self.register_buffer("peptide", torch.as_tensor(held[:, 4] == 3, dtype=torch.bool))
+        self.register_buffer("peptide_residues", torch.as_tensor(held[held[:, 4] == 3][:, [0, 2]], dtype=torch.int64))
         self.register_buffer("mask", torch.as_tensor(binding.mask, dtype=torch.bool))
         # contact classes: the atoms' elements, whether a pair is three bonds apart, the closest approach per class
         elements = element_index(binding)
@@ -239,9 +240,10 @@ class CovalentProjection(nn.Module):
         x = cloud_points(P, V).reshape(R, n_cloud, 3).to(torch.float64)
         start = P0.to(torch.float64)
         # a trans peptide stays trans; a cis one is left free
-        ca_a, ca_b = self.pair_a // self.columns, self.pair_b // self.columns
-        cis = torch.linalg.vector_norm(start[:, ca_a] - start[:, ca_b], dim=-1) < self.cis_ca_distance_A  # (R, C)
-        weight = (~(cis & self.peptide.unsqueeze(0))).to(x.dtype).reshape(-1, 1)
+        ca_ca = start[:, self.peptide_residues[:, 0]] - start[:, self.peptide_residues[:, 1]]
+        weight = torch.ones([R, self.length.shape[0]], dtype=x.dtype, device=x.device)
+        weight[:, self.peptide] = (torch.linalg.vector_norm(ca_ca, dim=-1) >= self.cis_ca_distance_A).to(x.dtype)
+        weight = weight.reshape(-1, 1)
         offsets = (torch.arange(R, device=x.device) * n_cloud).unsqueeze(1)
         held_a = (offsets + self.pair_a.unsqueeze(0)).reshape(-1)
         held_b = (offsets + self.pair_b.unsqueeze(0)).reshape(-1)
