@@ -4,9 +4,17 @@
 >>> model = load_model("chignolin", topology=pdb.topology)
 >>> simulation = Simulation(pdb.topology, system, EquiJumpIntegrator(model))
 
-Importing the package loads its OpenMM plugin (the integrator's kernels for every platform).
+The compiled OpenMM plugin is loaded on first use of ``EquiJumpIntegrator`` (or ``load_model``), so the
+analysis, training and reference-MD modules import where the plugin is not built.
 """
-from .integrator import EquiJumpIntegrator
-from .models import available_models, load_model
-
 __all__ = ["EquiJumpIntegrator", "load_model", "available_models"]
+
+
+def __getattr__(name: str):
+    if name == "EquiJumpIntegrator":
+        from .integrator import EquiJumpIntegrator
+        return EquiJumpIntegrator
+    if name in ("load_model", "available_models"):
+        from . import models
+        return getattr(models, name)
+    raise AttributeError(f"module 'openmm_equijump' has no attribute {name!r}")
