@@ -493,6 +493,25 @@ class CampaignRunner:
                 "ns_per_day": simulated_ns / wall * 86400.0 if committed else None}
 
 
+def campaign_trajectories(campaign: Campaign, protein: str, drop_burn_in: bool = True) -> list:
+    """The protein's replicas as mdtraj trajectories (heavy atoms, nm), exactly the frames the manifest counts,
+    without the first ``campaign.burn_in_ns`` when ``drop_burn_in``; replicas with nothing left are skipped."""
+    import mdtraj
+
+    if protein not in {p.name for p in campaign.proteins}:
+        raise CampaignError(f"the campaign has no protein {protein!r}; it has {[p.name for p in campaign.proteins]}")
+    manifest = Manifest(campaign)
+    topology = campaign.folder / protein / "heavy_atoms.pdb"
+    skip = int(round(campaign.burn_in_ns * 1000.0 / campaign.frame_ps)) if drop_burn_in else 0
+    trajectories = []
+    for record in sorted(manifest.records.values(), key=lambda r: r.key):
+        if record.protein != protein or record.frames <= skip:
+            continue
+        traj = mdtraj.load(str(campaign.folder / record.trajectory), top=str(topology))[skip:record.frames]
+        trajectories.append(traj)
+    return trajectories
+
+
 def platform_properties(platform: str, threads: int) -> dict:
     if platform == "CPU":
         return {"Threads": str(threads)} if threads else {}
