@@ -16,7 +16,7 @@ host, when the sampler is built: the latent loop never reads a device value back
 accelerator).
 
 Replicas. Each replica r draws all the noise of its jump (the prior draw, if the transport has one, then one
-draw per latent step in SDE mode) from its own ``torch.Generator(device=P.device)`` seeded ``seeds[r]``, in the
+draw per latent step in SDE mode) from its own CPU ``torch.Generator`` seeded ``seeds[r]`` (on any device), in the
 lab frame, component-wise: a batch of R replicas gives, replica by replica, the jumps of R separate calls with
 the same seeds (to float round-off), and the same input and seed give the same jump (also after
 ``torch.jit.save`` / ``load``). The noise is isotropic, so a jump is rotation-equivariant in distribution;
@@ -105,13 +105,16 @@ class JumpSampler(torch.nn.Module):
         noise_P = torch.zeros([draws, R, N, 3], dtype=P.dtype, device=P.device)
         noise_V = torch.zeros([draws, R, N, mask.shape[-1], 3], dtype=P.dtype, device=P.device)
         if draws > 0:
+            # Noise is drawn on the CPU and copied over: TorchScript cannot make a CUDA generator, and a seed
+            # then gives the same jump on every device.
+            residue_mask_cpu, mask_cpu = residue_mask.cpu(), mask.cpu()
             for r in range(R):
-                generator = torch.Generator(device=P.device)
+                generator = torch.Generator(device=torch.device("cpu"))
                 generator.manual_seed(seeds[r])
                 # all draws of replica r at once: the draws play the role of the batch
-                noise_P[:, r], noise_V[:, r] = standard_noise(residue_mask[r].expand(draws, N),
-                                                              mask[r].expand(draws, N, mask.shape[-1]),
-                                                              P.dtype, generator)
+                draw_P, draw_V = standard_noise(residue_mask_cpu[r].expand(draws, N),
+                                                mask_cpu[r].expand(draws, N, mask.shape[-1]), P.dtype, generator)
+                noise_P[:, r], noise_V[:, r] = draw_P.to(P.device), draw_V.to(P.device)
         return self.transport(P, V, S.unsqueeze(0).expand(R, N), mask, residue_mask, noise_P, noise_V)
 
     @torch.jit.export
