@@ -539,8 +539,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.status:
             summary = runner.run(args.workers, args.stop_after_minutes, args.max_chunks, cpu_workers=args.cpu_workers)
             speed = f"{summary['ns_per_day']:.0f} ns/day" if summary["ns_per_day"] else "nothing run"
+            cpu = f" + {args.cpu_workers} on CPU" if args.cpu_workers else ""
             print(f"{summary['simulated_ns']:.2f} ns in {summary['chunks']} chunks, {summary['wall_s']:.0f} s "
-                  f"({speed} on {args.platform}, {args.workers} worker(s))")
+                  f"({speed}; {args.workers} worker(s) on {args.platform}{cpu})")
         for plan in campaign.proteins:
             records = [r for r in runner.manifest.records.values() if r.protein == plan.name]
             print(f"{plan.name}: {sum(r.ns_done for r in records):g} of "
