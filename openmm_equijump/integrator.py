@@ -8,8 +8,10 @@ The step size is the module's jump interval (ps): each step advances the Context
 by one, so reporters, checkpoints and ``runForClockTime`` work unchanged. After each jump the velocities are
 drawn at the integrator's temperature; they carry no information into the next jump (the jump reads positions
 only), but give StateDataReporter's temperature and kinetic energy their usual meaning. Each jump's random seed
-is a hash of the integrator's seed and the Context's step count, so a simulation restored from a checkpoint or a
-State continues exactly as it would have.
+is a hash of the integrator's seed and the Context's step count, so a simulation restored from a checkpoint
+continues exactly as it would have; so does one restored from a State into an integrator with seed 0, while an
+integrator with an explicit seed keeps its own seed (launch N seeds from one saved State). Exact continuation
+also needs the same platform and thread count: float32 sums in another order drift apart over tens of jumps.
 
 The integrator never evaluates forces (the System's forces matter only to reporters that ask for energies),
 does not apply position constraints (the jump module rebuilds hydrogens with exact bond lengths; velocity
@@ -129,6 +131,9 @@ class EquiJumpIntegrator(_plugin.EquiJumpIntegrator):
         kept in checkpoints and States.
     device : str
         Where the module runs: "auto" (CUDA when libtorch sees a GPU, else CPU), "cpu", "cuda" or "cuda:<i>".
+    threads : int
+        CPU threads of libtorch during a jump (restored after it); 0 = libtorch's default, one per core. The
+        default 1 is the fastest on a machine shared with busy processes (bench/bench_threads.py).
 
     The System is checked against the module when a Context is created: its particle count must be n_atoms,
     and the mass of each heavy atom with its bonded hydrogens must match (robust to hydrogen mass
@@ -136,7 +141,7 @@ class EquiJumpIntegrator(_plugin.EquiJumpIntegrator):
     """
 
     def __init__(self, jump_module: JumpModuleSource, temperature: Union[unit.Quantity, float, None] = None,
-                 seed: int = 0, device: str = "auto"):
+                 seed: int = 0, device: str = "auto", threads: int = 1):
         what = _describe(jump_module)
         module, data = _read(jump_module)
         _check_contract(module, what)
@@ -153,4 +158,7 @@ class EquiJumpIntegrator(_plugin.EquiJumpIntegrator):
             raise ValueError(f"seed must be a 32-bit int, got {seed!r}")
         if not isinstance(device, str):
             raise ValueError(f"device must be a str such as 'auto', 'cpu' or 'cuda:0', got {device!r}")
+        if not isinstance(threads, int) or threads < 0:
+            raise ValueError(f"threads must be an int >= 0 (0 = libtorch's default), got {threads!r}")
         super().__init__(data, float(module.jump_ps), kelvin, seed, device)
+        self.setNumThreads(threads)

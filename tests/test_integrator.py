@@ -326,3 +326,33 @@ def test_device_choice_is_checked(chignolin, amber_system, rotation_bytes):
         Context(amber_system, EquiJumpIntegrator(rotation_bytes, device="potato"), reference)
     with pytest.raises(OpenMMException, match=r"'cuda:7' requested, but libtorch sees \d+ CUDA device"):
         Context(amber_system, EquiJumpIntegrator(rotation_bytes, device="cuda:7"), reference)
+
+
+def test_an_explicit_seed_wins_over_a_loaded_states_seed(tmp_path, chignolin, amber_system, rotation_bytes):
+    saved = make_simulation(chignolin, amber_system, EquiJumpIntegrator(rotation_bytes, seed=7), "Reference")
+    saved.step(1)
+    saved.saveState(str(tmp_path / "state.xml"))
+
+    def continued(seed):
+        simulation = make_simulation(chignolin, amber_system, EquiJumpIntegrator(rotation_bytes, seed=seed),
+                                     "Reference")
+        simulation.loadState(str(tmp_path / "state.xml"))
+        simulation.step(2)
+        return positions_nm(simulation)
+
+    saved.step(2)
+    np.testing.assert_array_equal(continued(7), positions_nm(saved))
+    assert np.abs(continued(8) - positions_nm(saved)).max() > 0.05  # "launch N seeds from one State" differ
+
+
+def test_thread_count_is_a_setting_kept_in_xml_and_restored_after_each_jump(chignolin, amber_system, rotation_bytes):
+    integrator = EquiJumpIntegrator(rotation_bytes, seed=3, threads=2)
+    assert EquiJumpIntegrator(rotation_bytes).getNumThreads() == 1
+    copy = EquiJumpIntegrator.cast(XmlSerializer.deserialize(XmlSerializer.serialize(integrator)))
+    assert copy.getNumThreads() == 2
+    with pytest.raises(ValueError, match="threads"):
+        EquiJumpIntegrator(rotation_bytes, threads=-1)
+    before = torch.get_num_threads()
+    simulation = make_simulation(chignolin, amber_system, integrator, "Reference")
+    simulation.step(1)
+    assert torch.get_num_threads() == before  # libtorch's global setting is the user's again after the jump

@@ -74,6 +74,8 @@ public:
     void setRandomNumberSeed(int seed);
     int getActiveRandomNumberSeed() const;
     const std::string& getDevice() const;
+    int getNumThreads() const;
+    void setNumThreads(int threads);
     virtual void step(int steps);
 
     %extend {

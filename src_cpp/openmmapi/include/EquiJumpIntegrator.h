@@ -42,7 +42,12 @@ public:
     }
     /** Set the temperature at which velocities are drawn after each jump, in K. */
     void setTemperature(double temperature);
-    /** The seed given by the user; 0 means a random one is chosen when a Context is created. */
+    /**
+     * The seed given by the user; 0 means a random one is chosen when a Context is created. A State (setState,
+     * loadState, XmlSerializer) carries the seed in use when it was made: an integrator with seed 0 continues
+     * with it (exactly the saved run), one with an explicit seed keeps its own (as OpenMM's Langevin
+     * integrators do). A checkpoint always restores the saved seed.
+     */
     int getRandomNumberSeed() const {
         return randomSeed;
     }
@@ -59,6 +64,16 @@ public:
     const std::string& getDevice() const {
         return device;
     }
+    /**
+     * The number of CPU threads libtorch uses for a jump (set during the jump, restored after it); 0 leaves
+     * libtorch's own setting (one per core). The default, 1, is the fastest on a machine shared with other
+     * busy processes, where libtorch's threads wait for each other (bench/bench_threads.py).
+     */
+    int getNumThreads() const {
+        return numThreads;
+    }
+    /** Set the number of CPU threads of a jump (>= 0; 0 = libtorch's default). Takes effect at the next step. */
+    void setNumThreads(int threads);
     /** Advance the simulation by the given number of jumps. */
     void step(int steps) override;
 protected:
@@ -76,7 +91,7 @@ protected:
 private:
     std::string serializedModule, device;
     double temperature;
-    int randomSeed, activeSeed;
+    int randomSeed, activeSeed, numThreads;
     OpenMM::Kernel kernel;
 };
 

@@ -12,7 +12,8 @@ using namespace OpenMM;
 
 EquiJumpIntegrator::EquiJumpIntegrator(const std::string& serializedModule, double jumpInterval, double temperature,
                                        int randomSeed, const std::string& device)
-        : serializedModule(serializedModule), device(device), randomSeed(randomSeed), activeSeed(randomSeed) {
+        : serializedModule(serializedModule), device(device), randomSeed(randomSeed), activeSeed(randomSeed),
+          numThreads(1) {
     if (serializedModule.empty())
         throw OpenMMException("EquiJumpIntegrator: the serialized jump module is empty; pass the bytes written by "
                               "torch.jit.save");
@@ -30,6 +31,13 @@ void EquiJumpIntegrator::setTemperature(double temperature) {
         throw OpenMMException("EquiJumpIntegrator: the temperature must be a finite number >= 0 (K), got " +
                               std::to_string(temperature));
     this->temperature = temperature;
+}
+
+void EquiJumpIntegrator::setNumThreads(int threads) {
+    if (threads < 0)
+        throw OpenMMException("EquiJumpIntegrator: the number of threads must be >= 0 (0 = libtorch's default), got " +
+                              std::to_string(threads));
+    numThreads = threads;
 }
 
 int EquiJumpIntegrator::getActiveRandomNumberSeed() const {
@@ -90,6 +98,8 @@ void EquiJumpIntegrator::serializeParameters(SerializationNode& node) const {
 }
 
 void EquiJumpIntegrator::deserializeParameters(const SerializationNode& node) {
-    if (node.hasProperty("activeSeed"))
+    // An explicit seed wins over the State's: "equilibrate once, save the State, launch N seeds" must give N
+    // different runs. With seed 0 the State's seed continues the saved run exactly.
+    if (randomSeed == 0 && node.hasProperty("activeSeed"))
         activeSeed = node.getIntProperty("activeSeed");
 }

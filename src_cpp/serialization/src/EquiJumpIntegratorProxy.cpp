@@ -69,6 +69,7 @@ void EquiJumpIntegratorProxy::serialize(const void* object, SerializationNode& n
     node.setIntProperty("randomSeed", integrator.getRandomNumberSeed());
     node.setIntProperty("integrationForceGroups", integrator.getIntegrationForceGroups());
     node.setStringProperty("device", integrator.getDevice());
+    node.setIntProperty("threads", integrator.getNumThreads());
     node.setStringProperty("module", encodeBase64(integrator.getSerializedModule()));
 }
 
@@ -84,5 +85,7 @@ void* EquiJumpIntegratorProxy::deserialize(const SerializationNode& node) const 
             node.getStringProperty("device"));
     integrator->setConstraintTolerance(node.getDoubleProperty("constraintTolerance"));
     integrator->setIntegrationForceGroups(node.getIntProperty("integrationForceGroups"));
+    if (node.hasProperty("threads"))  // absent in files written before the setting existed
+        integrator->setNumThreads(node.getIntProperty("threads"));
     return integrator;
 }

@@ -4,6 +4,7 @@
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/cuda.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
 #include <cmath>
 #include <cstdint>
 #include <sstream>
@@ -31,6 +32,23 @@ uint64_t jumpState(int seed, long long stepCount) {
     uint64_t state = (static_cast<uint64_t>(static_cast<uint32_t>(seed)) << 32) ^ static_cast<uint64_t>(stepCount);
     return splitmix64(state);
 }
+
+/** libtorch's intra-op thread count set for a scope and restored after it (0: left as it is). */
+class ThreadCountGuard {
+public:
+    explicit ThreadCountGuard(int threads) : previous(at::get_num_threads()) {
+        changed = threads > 0 && threads != previous;
+        if (changed)
+            at::set_num_threads(threads);
+    }
+    ~ThreadCountGuard() {
+        if (changed)
+            at::set_num_threads(previous);
+    }
+private:
+    int previous;
+    bool changed;
+};
 
 torch::Device resolveDevice(const std::string& name) {
     if (name == "auto")
@@ -151,6 +169,7 @@ void TorchIntegrateEquiJumpStepKernel::execute(ContextImpl& context, const EquiJ
         // without it the first jump costs what the later ones do, which run within 10-30% of optimized ones on
         // the CPU (bench/bench_integrator_overhead.py). Scoped: the user's own TorchScript keeps its setting.
         torch::jit::GraphOptimizerEnabledGuard unoptimized(false);
+        ThreadCountGuard threads(integrator.getNumThreads());
         torch::IValue result;
         try {
             result = module.forward({input.to(device), moduleSeed});
