@@ -26,8 +26,10 @@ const int GROUP_SIZE = 3; // a carbon and its two hydrogens
 std::string platformName;
 std::map<std::string, std::string> properties;
 
-/** A jump module (contract of DESIGN.md) for a chain of CH2 groups, with the given TorchScript forward body. */
-std::string makeModule(int numAtoms, const std::string& forwardBody, int declaredAtoms = -1) {
+/** A jump module for a chain of CH2 groups, with the given TorchScript forward body (or, for a stateful module
+ * of format_version 2, the whole source of its forward and init_state methods). */
+std::string makeModule(int numAtoms, const std::string& forwardBody, int declaredAtoms = -1,
+                       const std::string& statefulMethods = "") {
     torch::jit::Module module("EquiJumpTestModule");
     torch::Tensor atomicNumbers = torch::empty({numAtoms}, torch::kLong);
     torch::Tensor groupIndex = torch::empty({numAtoms}, torch::kLong);
@@ -36,14 +38,17 @@ std::string makeModule(int numAtoms, const std::string& forwardBody, int declare
         atomicNumbers[i] = i % GROUP_SIZE == 0 ? 6 : 1;
         groupIndex[i] = i - i % GROUP_SIZE;
     }
-    module.register_attribute("format_version", c10::IntType::get(), 1);
+    module.register_attribute("format_version", c10::IntType::get(), statefulMethods.empty() ? 1 : 2);
     module.register_attribute("jump_ps", c10::FloatType::get(), 100.0);
     module.register_attribute("temperature_K", c10::FloatType::get(), 300.0);
     module.register_attribute("n_atoms", c10::IntType::get(), declaredAtoms < 0 ? numAtoms : declaredAtoms);
     module.register_attribute("atomic_numbers", c10::TensorType::get(), atomicNumbers);
     module.register_attribute("group_index", c10::TensorType::get(), groupIndex);
     module.register_attribute("expected_group_mass", c10::TensorType::get(), groupMass);
-    module.define("def forward(self, positions: Tensor, seed: int) -> Tensor:\n    " + forwardBody + "\n");
+    if (statefulMethods.empty())
+        module.define("def forward(self, positions: Tensor, seed: int) -> Tensor:\n    " + forwardBody + "\n");
+    else
+        module.define(statefulMethods);
     std::ostringstream bytes;
     module.save(bytes);
     return bytes.str();
@@ -197,6 +202,61 @@ void testXmlRoundTripStillJumps() {
     assertSamePositions(positionsOf(*original), positionsOf(*copied), 0);
 }
 
+/** A stateful module whose state is a displacement that doubles every jump, starting at 0.01 nm. */
+std::string makeDoublingModule(int numAtoms) {
+    return makeModule(numAtoms, "", -1,
+            "def init_state(self, positions: Tensor, seed: int) -> Tensor:\n"
+            "    return torch.full_like(positions, 0.01)\n"
+            "def forward(self, positions: Tensor, state: Tensor, seed: int) -> Tuple[Tensor, Tensor]:\n"
+            "    state = 2.0 * state\n"
+            "    return positions + state, state\n");
+}
+
+double displacementOfNextJump(Context& context, EquiJumpIntegrator& integrator) {
+    std::vector<Vec3> before = positionsOf(context);
+    integrator.step(1);
+    return positionsOf(context)[0][0] - before[0][0];
+}
+
+void testStatefulModuleCarriesItsStateAndResetsOnNewPositions() {
+    const int n = 6;
+    System system = makeSystem(n);
+    EquiJumpIntegrator integrator(makeDoublingModule(n), 100.0, 300.0, 1);
+    auto context = makeContext(system, integrator);
+    ASSERT_EQUAL_TOL(0.02, displacementOfNextJump(*context, integrator), 1e-6);
+    ASSERT_EQUAL_TOL(0.04, displacementOfNextJump(*context, integrator), 1e-6);
+    context->setPositions(makePositions(n));  // positions the integrator did not write: a new chain
+    ASSERT_EQUAL_TOL(0.02, displacementOfNextJump(*context, integrator), 1e-6);
+}
+
+void testStatefulModuleContinuesAcrossCheckpointsStatesAndXml() {
+    const int n = 6;
+    System system = makeSystem(n);
+    EquiJumpIntegrator integrator(makeDoublingModule(n), 100.0, 300.0, 1);
+    auto context = makeContext(system, integrator);
+    integrator.step(2);  // the state is now 0.04
+    std::stringstream checkpoint;
+    context->createCheckpoint(checkpoint);
+    State state = context->getState(State::Positions | State::Velocities | State::IntegratorParameters);
+    std::stringstream xml;
+    XmlSerializer::serialize<Integrator>(&integrator, "Integrator", xml);
+    ASSERT_EQUAL_TOL(0.08, displacementOfNextJump(*context, integrator), 1e-6);
+
+    context->loadCheckpoint(checkpoint);
+    ASSERT_EQUAL_TOL(0.08, displacementOfNextJump(*context, integrator), 1e-6);
+
+    EquiJumpIntegrator other(integrator.getSerializedModule(), 100.0, 300.0, 1);
+    auto otherContext = makeContext(system, other);
+    otherContext->setState(state);
+    ASSERT_EQUAL_TOL(0.08, displacementOfNextJump(*otherContext, other), 1e-6);
+
+    std::unique_ptr<Integrator> copy(XmlSerializer::deserialize<Integrator>(xml));
+    EquiJumpIntegrator& restored = dynamic_cast<EquiJumpIntegrator&>(*copy);
+    Context copiedContext(system, restored, Platform::getPlatformByName(platformName), properties);
+    copiedContext.setPositions(state.getPositions());
+    ASSERT_EQUAL_TOL(0.08, displacementOfNextJump(copiedContext, restored), 1e-6);
+}
+
 void testNonFiniteJumpLeavesContextUnchanged() {
     const int n = 12;
     System system = makeSystem(n);
@@ -288,6 +348,8 @@ int main(int argc, char* argv[]) {
         testSystemMismatchIsRefused();
         testUnreadableModuleIsReported();
         testVelocityConstraintsAreApplied();
+        testStatefulModuleCarriesItsStateAndResetsOnNewPositions();
+        testStatefulModuleContinuesAcrossCheckpointsStatesAndXml();
     }
     catch (const std::exception& e) {
         std::cout << "exception: " << e.what() << std::endl;

@@ -18,7 +18,9 @@ namespace EquiJumpPlugin {
  *
  * The jump module's contract: forward(positions: Tensor[R, n_atoms, 3] float32 nm, seed: int) ->
  * Tensor[R, n_atoms, 3], with attributes n_atoms, atomic_numbers, group_index and expected_group_mass that the
- * System is checked against when a Context is created.
+ * System is checked against when a Context is created. A module with format_version 2 is stateful:
+ * forward(positions, state: Tensor[R, ...], seed) -> (positions, state) and init_state(positions, seed) -> state;
+ * the state is kept per Context, re-initialized when the positions are not those the last jump wrote.
  */
 class EquiJumpIntegrator : public OpenMM::Integrator {
 public:
@@ -74,6 +76,14 @@ public:
     }
     /** Set the number of CPU threads of a jump (>= 0; 0 = libtorch's default). Takes effect at the next step. */
     void setNumThreads(int threads);
+    /**
+     * The state of a stateful jump module (format_version 2) with the positions it belongs to, as opaque bytes:
+     * the bound Context's, else what the integrator was read with (XmlSerializer); empty if none. Checkpoints,
+     * States and the integrator's XML carry it, so a restored run continues exactly.
+     */
+    std::string getModuleState() const;
+    /** Set what getModuleState() returned; it takes effect now if bound, else when a Context is created. */
+    void setModuleState(const std::string& bytes);
     /** Advance the simulation by the given number of jumps. */
     void step(int steps) override;
 protected:
@@ -89,7 +99,7 @@ protected:
     void serializeParameters(OpenMM::SerializationNode& node) const override;
     void deserializeParameters(const OpenMM::SerializationNode& node) override;
 private:
-    std::string serializedModule, device;
+    std::string serializedModule, device, pendingModuleState;
     double temperature;
     int randomSeed, activeSeed, numThreads;
     OpenMM::Kernel kernel;

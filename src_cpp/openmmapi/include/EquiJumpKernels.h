@@ -28,6 +28,13 @@ public:
     virtual void execute(OpenMM::ContextImpl& context, const EquiJumpIntegrator& integrator, int seed) = 0;
     /** The kinetic energy of the current velocities, in kJ/mol. */
     virtual double computeKineticEnergy(OpenMM::ContextImpl& context, const EquiJumpIntegrator& integrator) = 0;
+    /**
+     * The state of a stateful jump module (format_version 2) and the positions it belongs to, as opaque bytes;
+     * empty for a stateless module or before the first jump.
+     */
+    virtual std::string getModuleState() const = 0;
+    /** Restore bytes from getModuleState(); empty bytes drop the state (it is initialized at the next jump). */
+    virtual void setModuleState(const std::string& bytes) = 0;
 };
 
 } // namespace EquiJumpPlugin

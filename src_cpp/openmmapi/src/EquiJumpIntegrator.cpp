@@ -1,14 +1,21 @@
 #include "EquiJumpIntegrator.h"
+#include "EquiJumpIntegratorProxy.h"
 #include "EquiJumpKernels.h"
 #include "openmm/OpenMMException.h"
 #include "openmm/internal/ContextImpl.h"
 #include "openmm/internal/OSRngSeed.h"
 #include <cmath>
+#include <cstdint>
 #include <istream>
 #include <ostream>
 
 using namespace EquiJumpPlugin;
 using namespace OpenMM;
+
+namespace {
+// Marks the module state after the seed in a checkpoint (checkpoints written before it end at the seed).
+const int32_t STATE_MARKER = 0x45514A32;
+}
 
 EquiJumpIntegrator::EquiJumpIntegrator(const std::string& serializedModule, double jumpInterval, double temperature,
                                        int randomSeed, const std::string& device)
@@ -59,6 +66,19 @@ void EquiJumpIntegrator::initialize(ContextImpl& contextRef) {
         activeSeed = osrngseed();
     kernel = context->getPlatform().createKernel(IntegrateEquiJumpStepKernel::Name(), contextRef);
     kernel.getAs<IntegrateEquiJumpStepKernel>().initialize(contextRef.getSystem(), *this);
+    kernel.getAs<IntegrateEquiJumpStepKernel>().setModuleState(pendingModuleState);
+}
+
+std::string EquiJumpIntegrator::getModuleState() const {
+    if (owner == NULL)
+        return pendingModuleState;
+    return kernel.getAs<IntegrateEquiJumpStepKernel>().getModuleState();
+}
+
+void EquiJumpIntegrator::setModuleState(const std::string& bytes) {
+    pendingModuleState = bytes;
+    if (owner != NULL)
+        kernel.getAs<IntegrateEquiJumpStepKernel>().setModuleState(bytes);
 }
 
 void EquiJumpIntegrator::cleanup() {
@@ -82,6 +102,11 @@ void EquiJumpIntegrator::step(int steps) {
 
 void EquiJumpIntegrator::createCheckpoint(std::ostream& stream) const {
     stream.write(reinterpret_cast<const char*>(&activeSeed), sizeof(activeSeed));
+    std::string state = getModuleState();
+    uint64_t size = state.size();
+    stream.write(reinterpret_cast<const char*>(&STATE_MARKER), sizeof(STATE_MARKER));
+    stream.write(reinterpret_cast<const char*>(&size), sizeof(size));
+    stream.write(state.data(), size);
 }
 
 void EquiJumpIntegrator::loadCheckpoint(std::istream& stream) {
@@ -91,10 +116,30 @@ void EquiJumpIntegrator::loadCheckpoint(std::istream& stream) {
         throw OpenMMException("EquiJumpIntegrator: the checkpoint ends before the integrator's seed; was it "
                               "written by an EquiJumpIntegrator?");
     activeSeed = seed;
+    std::string state;
+    std::streampos afterSeed = stream.tellg();
+    int32_t marker = 0;
+    stream.read(reinterpret_cast<char*>(&marker), sizeof(marker));
+    if (stream && marker == STATE_MARKER) {
+        uint64_t size = 0;
+        stream.read(reinterpret_cast<char*>(&size), sizeof(size));
+        state.resize(size);
+        stream.read(&state[0], size);
+        if (!stream)
+            throw OpenMMException("EquiJumpIntegrator: the checkpoint ends inside the jump module's state");
+    }
+    else {  // a checkpoint from before module states: what follows belongs to the platform
+        stream.clear();
+        stream.seekg(afterSeed);
+    }
+    setModuleState(state);
 }
 
 void EquiJumpIntegrator::serializeParameters(SerializationNode& node) const {
     node.setIntProperty("activeSeed", activeSeed);
+    std::string state = getModuleState();
+    if (!state.empty())
+        node.setStringProperty("moduleState", encodeBase64(state));
 }
 
 void EquiJumpIntegrator::deserializeParameters(const SerializationNode& node) {
@@ -102,4 +147,5 @@ void EquiJumpIntegrator::deserializeParameters(const SerializationNode& node) {
     // different runs. With seed 0 the State's seed continues the saved run exactly.
     if (randomSeed == 0 && node.hasProperty("activeSeed"))
         activeSeed = node.getIntProperty("activeSeed");
+    setModuleState(node.hasProperty("moduleState") ? decodeBase64(node.getStringProperty("moduleState")) : "");
 }

@@ -71,6 +71,9 @@ void EquiJumpIntegratorProxy::serialize(const void* object, SerializationNode& n
     node.setStringProperty("device", integrator.getDevice());
     node.setIntProperty("threads", integrator.getNumThreads());
     node.setStringProperty("module", encodeBase64(integrator.getSerializedModule()));
+    std::string state = integrator.getModuleState();
+    if (!state.empty())
+        node.setStringProperty("moduleState", encodeBase64(state));
 }
 
 void* EquiJumpIntegratorProxy::deserialize(const SerializationNode& node) const {
@@ -87,5 +90,7 @@ void* EquiJumpIntegratorProxy::deserialize(const SerializationNode& node) const 
     integrator->setIntegrationForceGroups(node.getIntProperty("integrationForceGroups"));
     if (node.hasProperty("threads"))  // absent in files written before the setting existed
         integrator->setNumThreads(node.getIntProperty("threads"));
+    if (node.hasProperty("moduleState"))
+        integrator->setModuleState(decodeBase64(node.getStringProperty("moduleState")));
     return integrator;
 }

@@ -2,6 +2,7 @@
 #include "openmm/OpenMMException.h"
 #include "openmm/internal/ContextImpl.h"
 #include <torch/csrc/jit/runtime/graph_executor.h>
+#include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/cuda.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
@@ -16,6 +17,12 @@ namespace {
 
 const double BOLTZMANN = 0.00831446261815324; // kJ/(mol K)
 const double MASS_TOLERANCE = 0.01;            // amu; well above rounding in force field files, far below 1 H
+const int NEWEST_FORMAT = 2;                   // 1: forward(positions, seed); 2: stateful (see the header)
+// Positions differing from what the last jump wrote by more than this (nm) were set by the user: a new state.
+// Far above what a single- or mixed-precision platform changes in stored positions, far below any real move.
+const double SAME_POSITIONS_NM = 1e-5;
+// Mixed into the jump's random state for init_state, so its seed differs from the jump's own.
+const uint64_t INIT_STATE_SALT = 0x5DEECE66DULL;
 
 const std::string REBIND_ADVICE = "Rebind the model to this System's topology (load_model(..., topology=...) or "
                                   "export_jump_module) and create the System from that same topology.";
@@ -49,6 +56,16 @@ private:
     int previous;
     bool changed;
 };
+
+bool samePositions(const std::vector<Vec3>& a, const std::vector<Vec3>& b) {
+    if (a.size() != b.size())
+        return false;
+    for (size_t i = 0; i < a.size(); i++)
+        for (int k = 0; k < 3; k++)
+            if (std::fabs(a[i][k] - b[i][k]) > SAME_POSITIONS_NM)
+                return false;
+    return true;
+}
 
 torch::Device resolveDevice(const std::string& name) {
     if (name == "auto")
@@ -109,6 +126,16 @@ void TorchIntegrateEquiJumpStepKernel::initialize(const System& system, const Eq
     module.eval();
     if (!module.find_method("forward"))
         throw OpenMMException("EquiJumpIntegrator: the jump module has no forward(positions, seed) method");
+    int format = module.hasattr("format_version") ? static_cast<int>(module.attr("format_version").toInt()) : 1;
+    if (format < 1 || format > NEWEST_FORMAT)
+        throw OpenMMException("EquiJumpIntegrator: the jump module has format_version " + std::to_string(format) +
+                              "; this plugin reads 1 to " + std::to_string(NEWEST_FORMAT) + ": update openmm-equijump");
+    stateful = format == 2;
+    if (stateful && !module.find_method("init_state"))
+        throw OpenMMException("EquiJumpIntegrator: the jump module has format_version 2 (stateful) but no "
+                              "init_state(positions, seed) method");
+    moduleState = torch::Tensor();
+    statePositions.clear();
 
     int numParticles = system.getNumParticles();
     int numAtoms = static_cast<int>(moduleAttribute(module, "n_atoms").toInt());
@@ -162,7 +189,7 @@ void TorchIntegrateEquiJumpStepKernel::execute(ContextImpl& context, const EquiJ
 
     uint64_t state = jumpState(seed, stepCount);
     const int64_t moduleSeed = static_cast<int64_t>(splitmix64(state) >> 1);
-    torch::Tensor output;
+    torch::Tensor output, newState;
     {
         torch::NoGradGuard noGrad;
         // The profiling executor spends tens of seconds specializing a scripted e3nn jump in its first two calls;
@@ -172,7 +199,23 @@ void TorchIntegrateEquiJumpStepKernel::execute(ContextImpl& context, const EquiJ
         ThreadCountGuard threads(integrator.getNumThreads());
         torch::IValue result;
         try {
-            result = module.forward({input.to(device), moduleSeed});
+            if (stateful) {
+                torch::Tensor current = moduleState;
+                if (!current.defined() || !samePositions(positions, statePositions)) {
+                    uint64_t initState = jumpState(seed, stepCount) ^ INIT_STATE_SALT;
+                    const int64_t initSeed = static_cast<int64_t>(splitmix64(initState) >> 1);
+                    current = module.run_method("init_state", input.to(device), initSeed).toTensor();
+                }
+                result = module.forward({input.to(device), current, moduleSeed});
+                if (!result.isTuple() || result.toTuple()->elements().size() != 2 ||
+                    !result.toTuple()->elements()[1].isTensor())
+                    throw OpenMMException("a stateful jump module must return (positions, state), it returned " +
+                                          result.tagKind());
+                newState = result.toTuple()->elements()[1].toTensor();
+                result = result.toTuple()->elements()[0];
+            }
+            else
+                result = module.forward({input.to(device), moduleSeed});
         }
         catch (const std::exception& e) {
             throw OpenMMException("EquiJumpIntegrator: the jump module failed at step " + std::to_string(stepCount) +
@@ -201,6 +244,10 @@ void TorchIntegrateEquiJumpStepKernel::execute(ContextImpl& context, const EquiJ
         positions[i] = Vec3(out[3 * i], out[3 * i + 1], out[3 * i + 2]);
     context.setPositions(positions);
     context.computeVirtualSites();
+    if (stateful) {  // committed only now: a failed jump leaves the state as it was, like the Context
+        moduleState = newState;
+        context.getPositions(statePositions);
+    }
 
     // Velocities carry no memory across a jump: they are drawn afresh, from a stream distinct from the module's
     // (float32: libtorch's vectorized normal sampler, several times faster than double for large Systems).
@@ -219,6 +266,42 @@ void TorchIntegrateEquiJumpStepKernel::execute(ContextImpl& context, const EquiJ
     context.applyVelocityConstraints(integrator.getConstraintTolerance());
     context.setTime(context.getTime() + integrator.getStepSize());
     context.setStepCount(stepCount + 1);
+}
+
+std::string TorchIntegrateEquiJumpStepKernel::getModuleState() const {
+    if (!stateful || !moduleState.defined())
+        return "";
+    torch::Tensor where = torch::empty({static_cast<int64_t>(statePositions.size()), 3}, torch::kDouble);
+    double* xyz = where.data_ptr<double>();
+    for (size_t i = 0; i < statePositions.size(); i++)
+        for (int k = 0; k < 3; k++)
+            xyz[3 * i + k] = statePositions[i][k];
+    std::vector<char> bytes = torch::jit::pickle_save(c10::ivalue::Tuple::create({moduleState.cpu(), where}));
+    return std::string(bytes.begin(), bytes.end());
+}
+
+void TorchIntegrateEquiJumpStepKernel::setModuleState(const std::string& bytes) {
+    moduleState = torch::Tensor();
+    statePositions.clear();
+    if (bytes.empty() || !stateful)
+        return;
+    torch::IValue saved;
+    try {
+        saved = torch::jit::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
+    }
+    catch (const std::exception& e) {
+        throw OpenMMException(std::string("EquiJumpIntegrator: the saved jump-module state cannot be read: ") + e.what());
+    }
+    const auto& parts = saved.toTuple()->elements();
+    torch::Tensor where = parts[1].toTensor().to(torch::kDouble).contiguous();
+    if (where.size(0) != static_cast<int64_t>(masses.size()))
+        throw OpenMMException("EquiJumpIntegrator: the saved jump-module state belongs to " +
+                              std::to_string(where.size(0)) + " particles, this System has " +
+                              std::to_string(masses.size()));
+    const double* xyz = where.data_ptr<double>();
+    for (int64_t i = 0; i < where.size(0); i++)
+        statePositions.push_back(Vec3(xyz[3 * i], xyz[3 * i + 1], xyz[3 * i + 2]));
+    moduleState = parts[0].toTensor().to(device);
 }
 
 double TorchIntegrateEquiJumpStepKernel::computeKineticEnergy(ContextImpl& context,
