@@ -31,11 +31,11 @@ import openmm.app as app
 import openmm.unit as unit
 import torch
 
-from openmm_equijump.export import export_jump_module
-from openmm_equijump.md import md_ns_per_day, system_ns_per_day
-from openmm_equijump.model import EquiJumpModel, ModelConfig
-from openmm_equijump.models import load_model, load_trained
-from openmm_equijump.sampler import JumpSampler, SamplerConfig
+from openmm_equijump.runtime.export import export_jump_module
+from openmm_equijump.md.reference import md_ns_per_day, system_ns_per_day
+from openmm_equijump.model.network import EquiJumpModel, ModelConfig
+from openmm_equijump.runtime.load import load_model, load_trained
+from openmm_equijump.model.sampler import JumpSampler, SamplerConfig
 
 STRUCTURES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "structures"
 PROTEINS = {"chignolin": "chignolin_amber14.pdb", "alpha3D": "a3d_amber14.pdb"}
@@ -121,7 +121,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.model:
-        hidden = [load_trained(args.model)[1].model.H]
+        hidden = [load_trained(args.model).model_config.H]
     else:
         hidden = args.hidden
     print(f"jump module on {args.device}, torch {args.threads} thread(s); OpenMM MD on {args.md_platform} "

@@ -21,11 +21,11 @@ import mdtraj
 import numpy as np
 import torch
 
-from openmm_equijump.data.pairs import TransitionPairs, split_by_trajectory
-from openmm_equijump.data.trajectories import load_protein
-from openmm_equijump.interpolants import InterpolantConfig
-from openmm_equijump.model import EquiJumpModel, ModelConfig
-from openmm_equijump.train import optimizer_step
+from openmm_equijump.training.data.pairs import TransitionPairs, split_by_trajectory
+from openmm_equijump.training.data.trajectories import load_protein
+from openmm_equijump.model.transports import TransportConfig
+from openmm_equijump.model.network import EquiJumpModel, ModelConfig
+from openmm_equijump.training.loop import optimizer_step
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -61,7 +61,7 @@ def main() -> None:
     runs = {}
     for name, H, B in settings:
         torch.manual_seed(0)
-        model = EquiJumpModel(ModelConfig(H=H), InterpolantConfig()).to(device)
+        model = EquiJumpModel(ModelConfig(H=H), TransportConfig()).to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         generator = torch.Generator(device).manual_seed(0)
         draw = torch.Generator().manual_seed(0)

@@ -5,9 +5,10 @@ from pathlib import Path
 import mdtraj
 import pytest
 
-from openmm_equijump.model import ModelConfig
-from openmm_equijump.models import PRETRAINED_DIR
-from openmm_equijump.train import DatasetConfig, TrainConfig, train
+from openmm_equijump.model.network import ModelConfig
+from openmm_equijump.runtime.load import PRETRAINED_DIR
+from openmm_equijump.training.config import DatasetConfig, TrainConfig
+from openmm_equijump.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

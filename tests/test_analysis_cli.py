@@ -4,7 +4,7 @@ import json
 import mdtraj as md
 import pytest
 
-from openmm_equijump.analyze import main
+from openmm_equijump.cli.analyze import main
 from openmm_equijump.analysis.plots import FIGURES
 
 

@@ -7,11 +7,12 @@ import pytest
 import torch
 
 from openmm_equijump.analysis.chemistry import bond_graph, clash_counts
-from openmm_equijump.checkpoint import load_checkpoint, save_checkpoint
-from openmm_equijump.covalent import (ELEMENTS, SERIOUS_CLASH_OVERLAP_A, CovalentProjection, add_covalent_geometry,
-                                      cloud_points, constrained, contact_class_names, covalent_geometry,
-                                      one_four, pair_keys)
-from openmm_equijump.data.trajectories import load_protein
+from openmm_equijump.model.checkpoint import load_checkpoint, save_checkpoint
+from openmm_equijump.protein.covalent import (ELEMENTS, CovalentProjection, cloud_points, constrained,
+                                              contact_class_names, covalent_geometry, one_four, pair_keys)
+from openmm_equijump.protein.vocabulary import SERIOUS_CLASH_OVERLAP_A
+from openmm_equijump.training.geometry import add_covalent_geometry
+from openmm_equijump.training.data.trajectories import load_protein
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +190,7 @@ def test_add_covalent_geometry_records_it_in_an_older_checkpoint(tiny_model, md_
 def test_a_checkpoint_without_covalent_geometry_loads_unprojected_with_a_warning(tiny_model, md_dir, tmp_path):
     from openmm.app import PDBFile
 
-    from openmm_equijump.models import load_model
+    from openmm_equijump.runtime.load import load_model
 
     data = load_checkpoint(tiny_model / "model.pt")
     save_checkpoint(tmp_path / "model.pt", {k: v for k, v in data.items()

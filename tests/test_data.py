@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from openmm_equijump.data.clusters import cluster_weights
-from openmm_equijump.data.pairs import (PairSampler, TransitionPairs, check_trajectories, lag_in_frames,
+from openmm_equijump.training.data.clusters import cluster_weights
+from openmm_equijump.training.data.pairs import (PairSampler, TransitionPairs, check_trajectories, lag_in_frames,
                                         split_by_trajectory)
-from openmm_equijump.data.trajectories import (TrajectoryError, dcd_frame_interval_ps, frame_interval_ps,
-                                               load_protein)
-from openmm_equijump.topology import TopologyError
+from openmm_equijump.trajectory_files import frame_interval_ps as file_frame_interval_ps
+from openmm_equijump.training.data.trajectories import TrajectoryError, load_protein, resolved_frame_interval_ps
+from openmm_equijump.protein.topology import TopologyError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "train"
 SEEDS = (1, 2, 101)
@@ -30,8 +30,8 @@ def chignolin(md):
 def test_dcd_header_gives_the_frame_interval(md):
     # 2500 steps of 4 fs per frame; mdtraj itself would report the frame index as time.
     for seed in SEEDS:
-        assert dcd_frame_interval_ps(md / f"chignolin_obc2_350K_seed{seed}.dcd") == 10.0
-    assert dcd_frame_interval_ps(FIXTURES / "chignolin_charmm.dcd") == 10.0
+        assert file_frame_interval_ps(md / f"chignolin_obc2_350K_seed{seed}.dcd") == 10.0
+    assert file_frame_interval_ps(FIXTURES / "chignolin_charmm.dcd") == 10.0
 
 
 def test_amber_charmm_and_gromacs_files_give_the_same_clouds(md, chignolin):
@@ -66,14 +66,14 @@ def test_netcdf_times_and_hdf5(tmp_path):
 
 
 def test_frame_interval_from_the_file_or_the_user(tmp_path):
-    assert frame_interval_ps("x.xtc", np.array([1000.0, 1010.0, 1020.0]), None) == 10.0
+    assert resolved_frame_interval_ps("x.xtc", np.array([1000.0, 1010.0, 1020.0]), None) == 10.0
     with pytest.raises(TrajectoryError, match=r"x\.xtc.*--frame-ps"):
-        frame_interval_ps("x.xtc", np.zeros(5), None)
+        resolved_frame_interval_ps("x.xtc", np.zeros(5), None)
     with pytest.raises(TrajectoryError, match="--frame-ps"):
-        frame_interval_ps("x.nc", np.array([0.0, 10.0, 30.0]), None)  # irregular
-    assert frame_interval_ps("x.nc", np.zeros(5), 20.0) == 20.0
+        resolved_frame_interval_ps("x.nc", np.array([0.0, 10.0, 30.0]), None)  # irregular
+    assert resolved_frame_interval_ps("x.nc", np.zeros(5), 20.0) == 20.0
     with pytest.warns(UserWarning, match="the file says 10 ps"):
-        assert frame_interval_ps("x.xtc", np.array([0.0, 10.0, 20.0]), 5.0) == 5.0
+        assert resolved_frame_interval_ps("x.xtc", np.array([0.0, 10.0, 20.0]), 5.0) == 5.0
 
     # A DCD whose header has no time step: refused, unless the user gives the interval.
     data = bytearray((FIXTURES / "chignolin_charmm.dcd").read_bytes())
@@ -102,7 +102,7 @@ def test_bad_inputs_are_refused_naming_the_file(md, shared_data, tmp_path):
     frames.xyz[3, 7] = np.nan
     nan_file = tmp_path / "nan.dcd"
     frames.save_dcd(str(nan_file))
-    assert dcd_frame_interval_ps(nan_file) is None  # mdtraj writes a placeholder time step, not a real one
+    assert file_frame_interval_ps(nan_file) is None  # mdtraj writes a placeholder time step, not a real one
     with pytest.raises(TrajectoryError, match=r"nan\.dcd: non-finite .* first at frame 3"):
         load_protein(psf, [nan_file], frame_ps=10.0)
 

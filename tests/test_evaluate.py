@@ -4,7 +4,7 @@ import json
 import mdtraj
 import numpy as np
 
-from openmm_equijump.evaluate import main
+from openmm_equijump.cli.evaluate import main
 
 REPLICAS, JUMPS = 2, 25  # the analysis needs 20 generated frames or more
 

@@ -6,11 +6,11 @@ import torch
 from openmm import Vec3, unit
 from openmm.app import ForceField, HBonds, Modeller, NoCutoff, PDBFile, Topology
 
-from openmm_equijump.export import (
+from openmm_equijump.runtime.export import (
     FORMAT_VERSION, export_jump_module, jump_module_bytes, load_jump_module, save_jump_module,
 )
 from openmm_equijump.testing import Displacement, RigidRotation
-from openmm_equijump.topology import TopologyError, bind_topology
+from openmm_equijump.protein.topology import TopologyError, bind_topology
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 

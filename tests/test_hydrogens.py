@@ -7,8 +7,8 @@ import torch
 from openmm import unit
 from openmm.app import HBonds, ForceField, NoCutoff, PDBFile
 
-from openmm_equijump.hydrogens import HydrogenBuilder
-from openmm_equijump.topology import bind_topology
+from openmm_equijump.protein.hydrogens import HydrogenBuilder
+from openmm_equijump.protein.topology import bind_topology
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 

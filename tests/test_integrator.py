@@ -18,8 +18,8 @@ from openmm import Context, OpenMMException, Platform, System, XmlSerializer, un
 from openmm.app import DCDReporter, ForceField, HBonds, Modeller, PDBFile, Simulation, StateDataReporter
 from torch import nn
 
-from openmm_equijump.export import export_jump_module, jump_module_bytes, save_jump_module
-from openmm_equijump.integrator import EquiJumpIntegrator, JumpModuleError
+from openmm_equijump.runtime.export import export_jump_module, jump_module_bytes, save_jump_module
+from openmm_equijump.runtime.integrator import EquiJumpIntegrator, JumpModuleError
 from openmm_equijump.testing import RigidRotation
 
 JUMP_PS = 100.0

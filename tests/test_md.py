@@ -6,8 +6,8 @@ import openmm.app as app
 import openmm.unit as unit
 import pytest
 
-from openmm_equijump.md import MDConfig, native_obc2_system, run_reference_md
-from openmm_equijump.prepare import prepare_structure
+from openmm_equijump.md.reference import MDConfig, native_obc2_system, run_reference_md
+from openmm_equijump.md.prepare import prepare_structure
 
 RAW_STRUCTURES = ["CLN025.pdb", "2JOF.pdb", "1FME.pdb", "2F4K.pdb", "NuG2.pdb", "2A3D.pdb", "1LMB.pdb",
                   "1hvr.pdb", "4E43.pdb", "NTL9.pdb"]
@@ -84,4 +84,4 @@ def test_resume_refuses_other_settings(shared_data, tmp_path):
     structure = shared_data / "structures" / "chignolin_amber14.pdb"
     run_reference_md(MDConfig(pdb=str(structure), ns=0.001, frame_ps=1.0, threads=1), tmp_path)
     with pytest.raises(ValueError, match="temperature"):
-        run_reference_md(MDConfig(pdb=str(structure), ns=0.001, frame_ps=1.0, threads=1, temperature=300.0), tmp_path)
+        run_reference_md(MDConfig(pdb=str(structure), ns=0.001, frame_ps=1.0, threads=1, temperature_K=300.0), tmp_path)

@@ -1,9 +1,9 @@
-"""SO(3) equivariance (and not O(3)) of every layer and network of ``openmm_equijump.nn``, in float64."""
+"""SO(3) equivariance (and not O(3)) of every layer and network of ``openmm_equijump.model.nn``, in float64."""
 import pytest
 import torch
 from e3nn import o3
 
-from openmm_equijump.nn import (DeepNet, EquiJumpNetwork, EquivariantLayerNorm, NeighbourGraph, SelfInteraction,
+from openmm_equijump.model.nn import (DeepNet, EquiJumpNetwork, EquivariantLayerNorm, NeighbourGraph, SelfInteraction,
                                 SpatialConvolution, hidden_irreps, join_hidden, split_hidden)
 
 H = 8
@@ -50,7 +50,7 @@ def rotate_flat(x: torch.Tensor, irreps: o3.Irreps, R: torch.Tensor) -> torch.Te
 def network() -> EquiJumpNetwork:
     torch.manual_seed(0)
     return EquiJumpNetwork(H, conditioner_layers=2, header_layers=1, k_neighbors=4, n_radial=8, r_max=20.0,
-                           n_residue_types=21, n_tau_frequencies=3).double()
+                           n_residue_types=21, n_tau_frequencies=3, n_vectors=13).double()
 
 
 def test_hidden_layout_round_trip():
@@ -140,7 +140,7 @@ def test_deep_net_is_equivariant_and_blind_to_padding():
 
 def _network_outputs(net, P, V, S, mask, residue_mask, P_tau, V_tau, tau):
     h = net.condition(P, V, S, mask, residue_mask)
-    return h, net.heads(h, P, V, P_tau, V_tau, tau, mask, residue_mask)
+    return h, net.run_headers(h, P, V, P_tau, V_tau, tau, mask, residue_mask)
 
 
 def test_network_conditioner_and_headers_are_rotation_equivariant(network):
@@ -178,7 +178,7 @@ def test_headers_get_bounded_conditioner_features_whatever_the_conditioner_learn
     features of the same size. Without this, float32 overflowed in training."""
     torch.manual_seed(4)
     net = EquiJumpNetwork(H, conditioner_layers=1, header_layers=1, k_neighbors=4, n_radial=8, r_max=20.0,
-                          n_residue_types=21, n_tau_frequencies=3)
+                          n_residue_types=21, n_tau_frequencies=3, n_vectors=13)
     P, V, S, mask, residue_mask = random_cloud(2, 7, seed=5)
     P, V = P.float(), V.float()
     with torch.no_grad():
@@ -186,7 +186,7 @@ def test_headers_get_bounded_conditioner_features_whatever_the_conditioner_learn
         for parameter in net.conditioner.final.parameters():
             parameter.mul_(1000.0)
         after = net.condition(P, V, S, mask, residue_mask)
-        out = net.heads(after, P, V, P, V, torch.full([2], 0.5), mask, residue_mask)
+        out = net.run_headers(after, P, V, P, V, torch.full([2], 0.5), mask, residue_mask)
     real = residue_mask
     for h in (before, after):
         s, u = split_hidden(h[real], H)

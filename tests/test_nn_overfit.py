@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from openmm_equijump.batch import PairBatch
-from openmm_equijump.interpolants import InterpolantConfig
-from openmm_equijump.model import EquiJumpModel, ModelConfig
+from openmm_equijump.model.batch import PairBatch
+from openmm_equijump.model.transports import TransportConfig
+from openmm_equijump.model.network import EquiJumpModel, ModelConfig
 
 LAG_FRAMES = 10  # the shared DCDs hold a frame every 10 ps: 100 ps pairs
 
@@ -15,8 +15,8 @@ def chignolin_pairs(shared_data, starts) -> PairBatch:
     mdtraj = pytest.importorskip("mdtraj")
     from openmm.app import PDBFile
 
-    from openmm_equijump.tensorcloud import tensor_cloud_from_positions
-    from openmm_equijump.topology import bind_topology
+    from openmm_equijump.protein.tensorcloud import tensor_cloud_from_positions
+    from openmm_equijump.protein.topology import bind_topology
 
     pdb = shared_data / "md" / "chignolin_amber14.pdb"
     binding = bind_topology(PDBFile(str(pdb)).topology)
@@ -48,7 +48,7 @@ def test_small_model_overfits_four_chignolin_pairs(shared_data):
     # "preconditioned" target also carries each draw's noise Z, learnable only as a denoiser (relative excess
     # 1.02 -> 0.49 in 600 steps here); its optimum is checked analytically in tests/test_transports.py.
     model = EquiJumpModel(ModelConfig(H=16, conditioner_layers=2, header_layers=2, k_neighbors=6, n_radial=8),
-                          InterpolantConfig(parameterization="endpoint"))
+                          TransportConfig(parameterization="endpoint"))
     optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
     generator = torch.Generator().manual_seed(0)
     start = relative_excess(model, batch)

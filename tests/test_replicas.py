@@ -8,11 +8,11 @@ from openmm import Platform, System, unit
 from openmm.app import PDBFile, Simulation
 from torch import nn
 
-from openmm_equijump.export import export_jump_module
-from openmm_equijump.integrator import EquiJumpIntegrator
-from openmm_equijump.model import EquiJumpModel, ModelConfig
-from openmm_equijump.replicas import jump_seed, replica_seeds, run_replicas
-from openmm_equijump.sampler import JumpSampler, SamplerConfig
+from openmm_equijump.runtime.export import export_jump_module
+from openmm_equijump.runtime.integrator import EquiJumpIntegrator
+from openmm_equijump.model.network import EquiJumpModel, ModelConfig
+from openmm_equijump.runtime.replicas import jump_seed, replica_seeds, run_replicas
+from openmm_equijump.model.sampler import JumpSampler, SamplerConfig
 from openmm_equijump.testing import RigidRotation
 
 

@@ -6,10 +6,11 @@ import pytest
 import torch
 from e3nn.util.jit import script
 
-from openmm_equijump.interpolants import InterpolantConfig, standard_noise
-from openmm_equijump.model import EquiJumpModel, ModelConfig
-from openmm_equijump.sampler import JumpSampler, SamplerConfig
-from openmm_equijump.transports.interpolant import relaxed_denoiser_and_noise
+from openmm_equijump.model.transports import TransportConfig
+from openmm_equijump.model.transports.noise import standard_noise
+from openmm_equijump.model.network import EquiJumpModel, ModelConfig
+from openmm_equijump.model.sampler import JumpSampler, SamplerConfig
+from openmm_equijump.model.transports.interpolant import relaxed_denoiser_and_noise
 
 from test_nn import random_cloud, random_rotation
 
@@ -27,7 +28,7 @@ def model(request) -> EquiJumpModel:
     torch.manual_seed(0)
     kind, parameterization = request.param
     return EquiJumpModel(ModelConfig(H=8, conditioner_layers=1, header_layers=1, k_neighbors=4, n_radial=8),
-                         InterpolantConfig(kind=kind, parameterization=parameterization)).double()
+                         TransportConfig(kind=kind, parameterization=parameterization)).double()
 
 
 @pytest.fixture(scope="module")
@@ -125,9 +126,9 @@ def test_step_coefficients_are_tabulated_once_not_per_step(sampler):
     assert len(sampler.steps) == STEPS
     assert all(isinstance(c, float) for row in sampler.steps for c in row)
     assert [row[0] for row in sampler.steps] == [k / STEPS for k in range(STEPS)]
-    kind = sampler.model.interpolant_config.kind
+    kind = sampler.model.transport_config.kind
     if kind in ("two_sided", "one_sided", "flow_matching"):
-        gamma_P, gamma_V = sampler.model.interpolant.gamma(torch.tensor([0.0, 1.0 / STEPS], dtype=torch.float64))
+        gamma_P, gamma_V = sampler.model.transport.gamma(torch.tensor([0.0, 1.0 / STEPS], dtype=torch.float64))
         for k in range(2):
             assert sampler.steps[k][2:4] == list(relaxed_denoiser_and_noise(float(gamma_P[k]), 1 / STEPS, 1.0, 1.0))
             assert sampler.steps[k][4:6] == list(relaxed_denoiser_and_noise(float(gamma_V[k]), 1 / STEPS, 1.0, 1.0))

@@ -14,12 +14,13 @@ import pytest
 from openmm import unit
 from openmm.app import PDBFile, Simulation
 
-from openmm_equijump.integrator import EquiJumpIntegrator
-from openmm_equijump.md import native_obc2_system
-from openmm_equijump.model import ModelConfig
-from openmm_equijump.models import PRETRAINED_DIR, load_model
-from openmm_equijump.sampler import SamplerConfig
-from openmm_equijump.train import DatasetConfig, TrainConfig, train
+from openmm_equijump.runtime.integrator import EquiJumpIntegrator
+from openmm_equijump.md.reference import native_obc2_system
+from openmm_equijump.model.network import ModelConfig
+from openmm_equijump.runtime.load import PRETRAINED_DIR, load_model
+from openmm_equijump.model.sampler import SamplerConfig
+from openmm_equijump.training.config import DatasetConfig, TrainConfig
+from openmm_equijump.training.loop import train
 
 from test_train import read_losses
 

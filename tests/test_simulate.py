@@ -2,6 +2,7 @@
 import csv
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import mdtraj
@@ -12,13 +13,16 @@ from openmm import Context, Platform, VerletIntegrator
 from openmm.app import PDBFile
 from tqdm import tqdm
 
-from openmm_equijump.dcd import dcd_header_interval_ps
-from openmm_equijump.export import export_jump_module
-from openmm_equijump.md import native_obc2_system
-from openmm_equijump.models import PRETRAINED_DIR, available_models
-from openmm_equijump.replicas import jump_seed
-from openmm_equijump.simulate import DEFAULT_PDB, SimulateConfig, SimulateError, main, run_batch, simulate
+from openmm_equijump.trajectory_files import dcd_header_interval_ps
+from openmm_equijump.runtime.export import export_jump_module
+from openmm_equijump.md.reference import native_obc2_system
+from openmm_equijump.runtime.load import PRETRAINED_DIR, available_models
+from openmm_equijump.runtime.replicas import jump_seed
+from openmm_equijump.cli.simulate import main
+from openmm_equijump.jobs.rollout import run_batch
+from openmm_equijump.jobs.simulate import DEFAULT_PDB, SimulateConfig, SimulateError, simulate
 
+from cli_checks import bad_input
 from test_replicas import BlowsUpOnSeed
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -168,24 +172,20 @@ def test_examples_import_and_say_how_to_run_them(name):
     assert callable(module.main)
 
 
-def test_unknown_model_lists_the_shipped_ones(tmp_path):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--model", "no_such_model", "--out", str(tmp_path / "out"), "--no-compare"])
-    message = str(exit_info.value)
+def test_unknown_model_lists_the_shipped_ones(tmp_path, capsys):
+    message = bad_input(main, ["--model", "no_such_model", "--out", tmp_path / "out", "--no-compare"], capsys)
     shipped = ", ".join(available_models()) or "none"
     assert f"no model 'no_such_model': not a shipped model ({shipped})" in message
 
 
-def test_structure_with_water_is_refused_with_the_topology_error(shared_data, tiny_model, tmp_path):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--pdb", str(shared_data / "structures" / "CLN025.pdb"), "--model", str(tiny_model),
-              "--out", str(tmp_path / "out"), "--no-compare"])
-    message = str(exit_info.value)
+def test_structure_with_water_is_refused_with_the_topology_error(shared_data, tiny_model, tmp_path, capsys):
+    message = bad_input(main, ["--pdb", shared_data / "structures" / "CLN025.pdb", "--model", tiny_model,
+                               "--out", tmp_path / "out", "--no-compare"], capsys)
     assert not (tmp_path / "out").exists()
     assert "CLN025.pdb" in message and "explicit water: HOH" in message and "--prepare" in message
 
 
-def test_settings_are_checked_by_name(tmp_path):
+def test_settings_are_checked_by_name(tmp_path, capsys):
     with pytest.raises(SimulateError, match="seed must be >= 1"):
         SimulateConfig(seed=0)
     with pytest.raises(SimulateError, match="jumps must be >= 1"):
@@ -194,8 +194,8 @@ def test_settings_are_checked_by_name(tmp_path):
         SimulateConfig(batch_size=0)
     assert SimulateConfig(replicas=5, batch_size=2).batches == [[0, 1], [2, 3], [4]]
     assert SimulateConfig(replicas=3).batches == [[0, 1, 2]] and SimulateConfig().batches == [[0]]
-    with pytest.raises(SystemExit, match="structure file .*missing.pdb does not exist"):
-        main(["--pdb", str(tmp_path / "missing.pdb"), "--out", str(tmp_path / "out"), "--no-compare"])
+    message = bad_input(main, ["--pdb", tmp_path / "missing.pdb", "--out", tmp_path / "out", "--no-compare"], capsys)
+    assert re.search("structure file .*missing.pdb does not exist", message)
     assert not (tmp_path / "out").exists(), "a run that cannot start must leave no output folder"
     assert Path(SimulateConfig().pdb) == DEFAULT_PDB and DEFAULT_PDB.is_file()
 
@@ -210,8 +210,9 @@ def test_prepare_makes_a_crystal_structure_simulation_ready(shared_data, tiny_mo
     assert mdtraj.load_dcd(summary["trajectories"][0], top=topology).n_frames == 2
 
 
-def test_structure_without_hydrogens_asks_for_prepare(tiny_model, tmp_path):
+def test_structure_without_hydrogens_asks_for_prepare(tiny_model, tmp_path, capsys):
     heavy_atoms = PRETRAINED_DIR / "chignolin" / "reference" / "heavy_atoms.pdb"
-    with pytest.raises(SystemExit, match=r"heavy_atoms.pdb: amber14 \+ OBC2 cannot build a System .*--prepare"):
-        main(["--pdb", str(heavy_atoms), "--model", str(tiny_model), "--out", str(tmp_path / "out"), "--no-compare"])
+    message = bad_input(main, ["--pdb", heavy_atoms, "--model", tiny_model, "--out", tmp_path / "out", "--no-compare"],
+                        capsys)
+    assert re.search(r"heavy_atoms.pdb: amber14 \+ OBC2 cannot build a System .*--prepare", message)
     assert not (tmp_path / "out").exists()

@@ -6,8 +6,9 @@ import pytest
 import torch
 from openmm.app import PDBFile
 
-from openmm_equijump.tensorcloud import TensorCloudMap, positions_from_tensor_cloud, tensor_cloud_from_positions
-from openmm_equijump.topology import HEAVY_ATOM_ORDER, VOCABULARY, bind_topology
+from openmm_equijump.protein.tensorcloud import TensorCloudMap, positions_from_tensor_cloud, tensor_cloud_from_positions
+from openmm_equijump.protein.topology import bind_topology
+from openmm_equijump.protein.vocabulary import HEAVY_ATOM_ORDER, VOCABULARY
 
 STRUCTURES = ["chignolin_amber14.pdb", "trpcage_amber14.pdb", "bba_amber14.pdb", "villin_amber14.pdb",
               "ntl9_amber14.pdb", "proteing_amber14.pdb", "a3d_amber14.pdb", "1FME.pdb", "2JOF.pdb"]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from openmm.app import CharmmPsfFile, GromacsTopFile, Modeller, PDBFile, Topology
 
-from openmm_equijump.topology import (
+from openmm_equijump.protein.topology import (
     HEAVY_ATOM_ORDER, N_SLOTS, RESIDUE_ALIASES, VOCABULARY, TopologyError, bind_topology,
     canonical_atom_name, canonical_residue_name,
 )

@@ -1,6 +1,7 @@
 """``python -m openmm_equijump.train``: real (tiny) training runs, checkpoints, exact resume, inputs, errors."""
 import csv
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,12 +14,17 @@ import pytest
 import torch
 import yaml
 
-from openmm_equijump.checkpoint import load_checkpoint, save_checkpoint
-from openmm_equijump.interpolants import InterpolantConfig
-from openmm_equijump.model import ModelConfig
-from openmm_equijump.topology import VOCABULARY
-from openmm_equijump.train import (LOSSES_NAME, ConfigError, DatasetConfig, LossLog, TrainConfig, config_from_dict,
-                                   config_to_dict, learning_rate, load_config_yaml, load_trained_model, main, train)
+from openmm_equijump.cli.train import main
+from openmm_equijump.config import config_from_dict, config_to_dict
+from openmm_equijump.errors import ConfigError
+from openmm_equijump.model.checkpoint import load_checkpoint, save_checkpoint
+from openmm_equijump.model.network import ModelConfig
+from openmm_equijump.model.transports import TransportConfig
+from openmm_equijump.protein.vocabulary import VOCABULARY
+from openmm_equijump.training.config import DatasetConfig, TrainConfig, load_train_config
+from openmm_equijump.training.loop import LOSSES_NAME, LossLog, learning_rate, load_trained_model, train
+
+from cli_checks import bad_input
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "train"
 TINY = ModelConfig(H=4, conditioner_layers=1, header_layers=1, k_neighbors=4, n_radial=4)
@@ -84,7 +90,7 @@ def test_cli_trains_checkpoints_and_lowers_the_validation_loss(chignolin, tmp_pa
     assert saved["model"]["H"] == 4 and saved["datasets"][0]["trajectories"] == chignolin.trajectories
 
     model, stored = load_trained_model(out)
-    assert stored.model == TINY and stored.interpolant == InterpolantConfig()
+    assert stored.model == TINY and stored.transport == TransportConfig()
     for name, value in model.state_dict().items():
         assert torch.equal(value, checkpoint["model"][name]), name
 
@@ -106,7 +112,7 @@ def test_resume_continues_exactly(chignolin, tmp_path):
 
 def test_a_checkpoint_whose_weights_do_not_fit_its_config_is_refused_clearly(tiny_model, tmp_path):
     checkpoint = load_checkpoint(tiny_model / "model.pt")
-    checkpoint["config"]["interpolant"]["parameterization"] = "drift"  # four headers, the weights have two
+    checkpoint["config"]["transport"]["parameterization"] = "drift"  # four headers, the weights have two
     save_checkpoint(tmp_path / "model.pt", checkpoint)
     with pytest.raises(ValueError, match=r"model\.pt: its weights do not fit the model its config describes "
                                          r"\(\d+ missing.*\d+ unexpected"):
@@ -118,15 +124,15 @@ def test_start_noise_must_not_be_negative():
         TrainConfig(start_noise_A=-0.1)
 
 
-def test_cli_resume_extends_a_run(chignolin, tmp_path):
+def test_cli_resume_extends_a_run(chignolin, tmp_path, capsys):
     out = str(tmp_path / "run")
     base = ["--dataset", chignolin.topology, chignolin.trajectories[1], "--out", out, "--no-progress",
             "--batch-size", "2"]
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump({"model": config_to_dict(TINY), "validation_pairs": 2, "lr_decay_steps": 10}))
     main(base + ["--steps", "3", "--config", str(config)])
-    with pytest.raises(SystemExit, match="error: --resume: .* was trained on other data"):
-        main(["--out", out, "--resume", "--dataset", chignolin.topology, chignolin.trajectories[0]])
+    assert re.search("error: --resume: .* was trained on other data", bad_input(
+        main, ["--out", out, "--resume", "--dataset", chignolin.topology, chignolin.trajectories[0]], capsys))
     main(["--out", out, "--resume", "--steps", "5", "--no-progress"])
     assert load_checkpoint(out)["step"] == 5
     assert [int(r["step"]) for r in read_losses(Path(out)) if r["split"] == "train"] == [1, 2, 3, 4, 5]
@@ -151,8 +157,8 @@ def test_yaml_lists_proteins_relative_to_itself_and_refuses_typos(tmp_path):
         {"topology": "a.psf", "trajectories": ["a1.dcd", "sub/a2.xtc"], "frame_ps": 10},
         {"topology": "/abs/b.gro", "trajectories": ["/abs/b.xtc"], "name": "b"}],
         "interpolant": {"sigma_P": 1.0}}))
-    config = load_config_yaml(listing)
-    assert config.lag_ps == 50 and config.interpolant.sigma_P == 1.0
+    config = load_train_config(listing)
+    assert config.lag_ps == 50 and config.transport.sigma_P == 1.0
     assert config.datasets[0].trajectories == [str(tmp_path / "a1.dcd"), str(tmp_path / "sub" / "a2.xtc")]
     assert config.datasets[1] == DatasetConfig("/abs/b.gro", ["/abs/b.xtc"], None, "b")
     assert config_from_dict(TrainConfig, config_to_dict(config)) == config
@@ -173,14 +179,14 @@ def test_learning_rate_decays_linearly_like_the_paper():
 
 def test_cli_errors_name_the_file_and_the_cause(md, tmp_path, capsys):
     dcd = str(md / "chignolin_obc2_350K_seed2.dcd")
-    with pytest.raises(SystemExit, match=r"error: trajectory .*seed2\.dcd: the lag of 25 ps is not a whole multiple"):
-        main(["--topology", str(md / "chignolin_amber14.pdb"), "--trajectories", dcd, "--lag-ps", "25",
-              "--out", str(tmp_path / "a"), "--no-progress"])
-    with pytest.raises(SystemExit, match=r"error: no checkpoint at .*b/checkpoint\.pt"):
-        main(["--out", str(tmp_path / "b"), "--resume"])
-    with pytest.raises(SystemExit, match=r"error: trajectory .*missing\.xtc: no such file"):
-        main(["--topology", str(md / "chignolin_amber14.pdb"), "--trajectories", str(tmp_path / "missing.xtc"),
-              "--out", str(tmp_path / "c"), "--no-progress"])
+    assert re.search(r"error: trajectory .*seed2\.dcd: the lag of 25 ps is not a whole multiple", bad_input(
+        main, ["--topology", md / "chignolin_amber14.pdb", "--trajectories", dcd, "--lag-ps", "25",
+               "--out", tmp_path / "a", "--no-progress"], capsys))
+    assert re.search(r"error: no checkpoint at .*b/checkpoint\.pt",
+                     bad_input(main, ["--out", tmp_path / "b", "--resume"], capsys))
+    assert re.search(r"error: trajectory .*missing\.xtc: no such file", bad_input(
+        main, ["--topology", md / "chignolin_amber14.pdb", "--trajectories", tmp_path / "missing.xtc",
+               "--out", tmp_path / "c", "--no-progress"], capsys))
 
 
 @pytest.mark.slow

@@ -19,14 +19,16 @@ import torch
 from openmm import unit
 from openmm.app import PDBFile, Simulation
 
-from openmm_equijump.integrator import EquiJumpIntegrator
-from openmm_equijump.interpolants import InterpolantConfig, make_interpolant, standard_noise
-from openmm_equijump.md import native_obc2_system
-from openmm_equijump.model import ModelConfig
-from openmm_equijump.models import load_model
-from openmm_equijump.sampler import SamplerConfig
-from openmm_equijump.train import DatasetConfig, TrainConfig, train
-from openmm_equijump.transports import TRANSPORTS
+from openmm_equijump.runtime.integrator import EquiJumpIntegrator
+from openmm_equijump.model.transports import TransportConfig, make_transport
+from openmm_equijump.model.transports.noise import standard_noise
+from openmm_equijump.md.reference import native_obc2_system
+from openmm_equijump.model.network import ModelConfig
+from openmm_equijump.runtime.load import load_model
+from openmm_equijump.model.sampler import SamplerConfig
+from openmm_equijump.training.config import DatasetConfig, TrainConfig
+from openmm_equijump.training.loop import train
+from openmm_equijump.model.transports import TRANSPORTS
 
 from test_train import read_losses
 
@@ -61,7 +63,7 @@ def _path(kind, s, tau):
         return False, tau, s * tau * (1 - tau), s * (1 - 2 * tau)
     if kind in ("one_sided", "flow_matching"):
         return True, tau, s * (1 - tau), -s
-    abar = make_interpolant(InterpolantConfig(kind="ddpm")).alpha_bar(torch.tensor(tau, dtype=torch.float64))
+    abar = make_transport(TransportConfig(kind="ddpm")).alpha_bar(torch.tensor(tau, dtype=torch.float64))
     return True, math.sqrt(float(abar)), s * math.sqrt(1 - float(abar)), 0.0
 
 
@@ -96,7 +98,7 @@ def _optimum(transport, kind, name, part, x, X0, m, tau, s):
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_loss_is_lowest_at_the_analytic_optimum_of_a_gaussian_jump(case, tau):
     kind, parameterization = case
-    transport = make_interpolant(InterpolantConfig(kind=kind, parameterization=parameterization))
+    transport = make_transport(TransportConfig(kind=kind, parameterization=parameterization))
     P0, V0, P1, V1, (m_P, m_V), residue_mask, mask = _gaussian_pairs(1500, seed=1)
     _, Z_P, Z_V = transport.draw(P0.shape[0], residue_mask, mask, torch.float64, torch.Generator().manual_seed(2))
     taus = torch.full([P0.shape[0]], tau, dtype=torch.float64)
@@ -124,7 +126,7 @@ def test_loss_is_lowest_at_the_analytic_optimum_of_a_gaussian_jump(case, tau):
 def test_sampler_with_the_analytic_optimum_reproduces_the_gaussian_jump(case, mode):
     """start + K steps of the transport, driven by the optimal predictions, give X1 - X0 ~ N(m, SIGMA1^2)."""
     kind, parameterization = case
-    transport = make_interpolant(InterpolantConfig(kind=kind, parameterization=parameterization))
+    transport = make_transport(TransportConfig(kind=kind, parameterization=parameterization))
     K = 100
     rows = transport.schedule(K, 1.0, 1.0, mode == "sde")
     P0, V0, _, _, (m_P, m_V), residue_mask, mask = _gaussian_pairs(500, seed=3)
@@ -168,7 +170,7 @@ def test_each_transport_trains_exports_and_runs_in_an_openmm_simulation(kind, md
         datasets=[DatasetConfig(str(md_dir / "chignolin_amber14.pdb"),
                                 [str(md_dir / f"chignolin_obc2_350K_seed{s}.dcd") for s in (1, 2)])],
         steps=5, batch_size=2, validation_pairs=4, validate_every=5, checkpoint_every=5, temperature_K=350.0,
-        model=TINY, interpolant=InterpolantConfig(kind=kind))
+        model=TINY, transport=TransportConfig(kind=kind))
     train(config, tmp_path, progress=False)
     losses = [r for r in read_losses(tmp_path) if r["split"] == "train"]
     assert len(losses) == 5 and all(math.isfinite(float(r["loss"])) for r in losses)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-from ..covalent import SERIOUS_CLASH_OVERLAP_A
+from ..errors import ConfigError
+from ..protein.vocabulary import SERIOUS_CLASH_OVERLAP_A
 from .frames import Ensemble
 
 PAPER_TICA_LAG_PS = 2000.0
@@ -49,6 +50,16 @@ class AnalysisSettings:
     generated_frame_ps: float | None = None
     stride_ps: float | None = None
     noise_floor: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("n_tics", "n_clusters", "n_bins", "chemistry_frames"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"AnalysisSettings.{name} must be >= 1, got {value}")
+        for name in ("tica_lag_ps", "msm_lag_ps", "reference_frame_ps", "generated_frame_ps", "stride_ps"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ConfigError(f"AnalysisSettings.{name} must be > 0 ps, got {value}")
 
     @classmethod
     def paper(cls, **overrides) -> "AnalysisSettings":
