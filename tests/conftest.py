@@ -1,4 +1,5 @@
-"""Shared fixtures: where the read-only development data lives, and a tiny trained model."""
+"""Shared fixtures: the chignolin data the package ships, a tiny model trained on it, and where the optional
+development data (``../shared/data`` beside the checkout: more structures, full-atom MD) lives."""
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from openmm_equijump.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
+#: The chignolin data that ships with the package: ``structure.pdb`` (all atoms, the MD's native start),
+#: ``training_md/`` and ``reference/`` (heavy-atom XTCs of amber14/OBC2 MD at 350 K, 10 ps per frame).
+SHIPPED = PRETRAINED_DIR / "chignolin"
 
 
 @pytest.fixture(scope="session")
@@ -38,17 +42,23 @@ TINY = ModelConfig(H=4, conditioner_layers=1, header_layers=1, k_neighbors=4, n_
 
 
 @pytest.fixture(scope="session")
-def tiny_model(shared_data, tmp_path_factory) -> Path:
-    """A tiny model trained for a few steps on the shared chignolin MD, in a folder shaped like a shipped
-    model (model.pt) with the shipped chignolin reference MD beside it."""
-    md = shared_data / "md"
-    config = TrainConfig(datasets=[DatasetConfig(str(md / "chignolin_amber14.pdb"),
-                                                 [str(md / f"chignolin_obc2_350K_seed{s}.dcd") for s in (1, 2)])],
+def chignolin_pdb() -> Path:
+    """The shipped all-atom chignolin structure (amber14 names, hydrogens; the atoms of the shared MD)."""
+    return SHIPPED / "structure.pdb"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny model trained for a few steps on the shipped chignolin training MD, in a folder shaped like a
+    shipped model (model.pt) with the shipped chignolin reference MD beside it."""
+    md = SHIPPED / "training_md"
+    config = TrainConfig(datasets=[DatasetConfig(str(md / "heavy_atoms.pdb"),
+                                                 [str(md / f"md_seed{s}.xtc") for s in (1003, 1004)])],
                          steps=4, batch_size=2, validation_pairs=4, validate_every=4, checkpoint_every=4,
                          temperature_K=350.0, model=TINY)
     run = tmp_path_factory.mktemp("tiny_run")
     checkpoint = train(config, run, progress=False)
     folder = tmp_path_factory.mktemp("tiny_shipped")
     shutil.copy(checkpoint, folder / "model.pt")
-    shutil.copytree(PRETRAINED_DIR / "chignolin" / "reference", folder / "reference")
+    shutil.copytree(SHIPPED / "reference", folder / "reference")
     return folder

@@ -195,10 +195,14 @@ def load_ensemble(paths: Sequence[str | Path], topology: str | Path, reference_t
     """
     if not paths:
         raise AnalysisInputError(f"no {what} trajectories given")
+    if not Path(topology).is_file():
+        raise AnalysisInputError(f"{what} topology {topology}: no such file")
     top = md.load_topology(str(topology))
     heavy = np.sort(match_heavy_atoms(reference_topology, top, f"{what} topology {topology}"))
     trajectories, intervals = [], []
     for path in paths:
+        if not Path(path).is_file():
+            raise AnalysisInputError(f"{what} trajectory {path}: no such file")
         _check_atom_count(path, top, topology)
         trajectory = md.load(str(path), top=top, atom_indices=heavy)  # solvent and H never held in memory
         trajectories.append(trajectory)

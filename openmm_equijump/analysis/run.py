@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 import mdtraj as md
 
 from .compare import Metrics, compare_dynamics
-from .frames import load_ensemble
+from .frames import AnalysisInputError, load_ensemble
 from .plots import write_figures
 from .report import write_metrics
 from .settings import AnalysisSettings
@@ -47,6 +47,8 @@ def analyse_files(reference_topology: str | Path, reference: Sequence[str | Path
     (the metrics, the figure paths)."""
     settings = settings or AnalysisSettings()
     out = Path(out)
+    if not Path(native).is_file():
+        raise AnalysisInputError(f"native structure {native}: no such file")
     topology = md.load_topology(str(reference_topology))
     reference_ensemble = load_ensemble(reference, reference_topology, topology, settings.reference_frame_ps,
                                        "reference")

@@ -14,11 +14,19 @@ import openmm.app as app
 import openmm.unit as unit
 from pdbfixer import PDBFixer
 
+from ..errors import EquiJumpError
+
 AMINO_ACIDS = frozenset(
     "ALA ARG ASN ASP CYS GLN GLU GLY HIS ILE LEU LYS MET PHE PRO SER THR TRP TYR VAL".split()
 )
 CAPS = frozenset({"ACE", "NME", "NHE", "NH2"})
 NUCLEIC_ACIDS = frozenset("A C G U I DA DC DG DT DI".split())
+#: The structure files PDBFixer reads.
+STRUCTURE_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".pdbx")
+
+
+class StructureError(EquiJumpError, ValueError):
+    """A structure file that cannot be prepared: not a PDB or PDBx/mmCIF file, or no protein in it."""
 
 
 @dataclass
@@ -95,6 +103,8 @@ def prepare_structure(path: str | Path, chains: list[str] | None = None, ph: flo
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"structure file {path} does not exist")
+    if path.suffix.lower() not in STRUCTURE_SUFFIXES:
+        raise StructureError(f"structure file {path} is not a PDB or PDBx/mmCIF file ({', '.join(STRUCTURE_SUFFIXES)})")
     changes: list[str] = []
     fixer = _split_terminal_amides(PDBFixer(filename=str(path)), changes)
 
@@ -102,7 +112,7 @@ def prepare_structure(path: str | Path, chains: list[str] | None = None, ph: flo
     if chains:
         unknown = sorted(set(chains) - {cid for cid, _, _ in available})
         if unknown:
-            raise ValueError(
+            raise StructureError(
                 f"{path.name}: chain(s) {', '.join(unknown)} not found; the file has chains "
                 f"{', '.join(cid for cid, _, _ in available)}"
             )
@@ -114,7 +124,7 @@ def prepare_structure(path: str | Path, chains: list[str] | None = None, ph: flo
         changes.append(f"removed chain {cid} ({kind}, {len(list(chain.residues()))} residues); "
                        "choose chains with prepare_structure(chains=...) or md --chains")
     if len(drop) == len(available):
-        raise ValueError(f"{path.name}: no protein chain left to simulate (chains: {[c for c, _, _ in available]})")
+        raise StructureError(f"{path.name}: no protein chain left to simulate (chains: {[c for c, _, _ in available]})")
     fixer.removeChains(drop)
 
     fixer.findMissingResidues()
