@@ -26,6 +26,17 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def structure_file(name: str) -> Path:
+    """A structure file by its name in ``../shared/data/structures``; chignolin_amber14.pdb is the shipped
+    ``structure.pdb`` (the same atoms), so it needs no shared data. Skips the test when the file is absent."""
+    if name == "chignolin_amber14.pdb":
+        return SHIPPED / "structure.pdb"
+    path = SHARED_DATA / "structures" / name
+    if not path.is_file():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    return path
+
+
 @pytest.fixture(scope="session")
 def md_dir(shared_data) -> Path:
     """The shared chignolin reference MD (``chignolin_amber14.pdb`` and three DCDs, 10 ps per frame)."""

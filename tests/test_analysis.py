@@ -12,13 +12,15 @@ from openmm_equijump.analysis.divergence import pooled_edges
 from openmm_equijump.analysis.observables import (calpha_rmsd_A, fraction_native_contacts, gdt_ts,
                                                   native_contact_pairs)
 
+from conftest import structure_file
+
 STRUCTURE = ("tic1", "tic2", "rmsd", "gdt_ts", "rg", "fnc")
 FAST = AnalysisSettings(noise_floor=False, chemistry_frames=600)
 
 
 @pytest.fixture(scope="module")
-def native(shared_data):
-    return md.load(str(shared_data / "structures" / "CLN025.pdb"))
+def native():
+    return md.load(str(structure_file("CLN025.pdb")))
 
 
 def _load(md_dir, topology, *seeds, what="generated"):

@@ -11,6 +11,8 @@ from openmm_equijump.analysis import AtomMatchError, ensemble_from_trajectories,
 from openmm_equijump.trajectory_files import dcd_header_interval_ps
 from openmm_equijump.analysis.frames import match_calpha, match_heavy_atoms
 
+from conftest import structure_file
+
 
 def test_shared_dcds_are_10_ps_per_frame(md_dir):
     for seed in (1, 2, 101):
@@ -92,11 +94,11 @@ def test_missing_heavy_atom_is_named(topology):
         match_heavy_atoms(topology, generated, "generated")
 
 
-def test_native_crystal_structure_with_waters_gives_calphas(shared_data, topology):
-    native = md.load(str(shared_data / "structures" / "CLN025.pdb"))
+def test_native_crystal_structure_with_waters_gives_calphas(topology):
+    native = md.load(str(structure_file("CLN025.pdb")))
     indices = match_calpha(topology, native.topology)
     assert [native.topology.atom(i).name for i in indices] == ["CA"] * 10
-    wrong = md.load(str(shared_data / "structures" / "2JOF.pdb"))
+    wrong = md.load(str(structure_file("2JOF.pdb")))
     with pytest.raises(AtomMatchError, match="C-alpha"):
         match_calpha(topology, wrong.topology)
 
@@ -109,10 +111,10 @@ def test_placeholder_dcd_header_is_not_taken_for_a_time(tmp_path, md_dir, topolo
         load_ensemble([tmp_path / "g.dcd"], md_dir / "chignolin_amber14.pdb", topology)
 
 
-def test_amber_protonation_names_match_the_parent_residue(shared_data):
+def test_amber_protonation_names_match_the_parent_residue():
     """A copy of a3d_amber14.pdb with its histidines named HIE, as an Amber prmtop names them (mdtraj
     does not count HIE as protein), matches the HIS of the PDB."""
-    pdb = md.load(str(shared_data / "structures" / "a3d_amber14.pdb"))
+    pdb = md.load(str(structure_file("a3d_amber14.pdb")))
     renamed = pdb.topology.copy()
     histidines = [residue for residue in renamed.residues if residue.name == "HIS"]
     assert histidines

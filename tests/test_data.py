@@ -13,6 +13,8 @@ from openmm_equijump.trajectory_files import frame_interval_ps as file_frame_int
 from openmm_equijump.training.data.trajectories import TrajectoryError, load_protein, resolved_frame_interval_ps
 from openmm_equijump.protein.topology import TopologyError
 
+from conftest import structure_file
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "train"
 SEEDS = (1, 2, 101)
 
@@ -93,10 +95,10 @@ def test_lag_must_be_a_multiple_of_the_frame_interval(chignolin):
         lag_in_frames(trajectory, 25.0)
 
 
-def test_bad_inputs_are_refused_naming_the_file(md, shared_data, tmp_path):
+def test_bad_inputs_are_refused_naming_the_file(md, tmp_path):
     psf, dcd = FIXTURES / "chignolin_charmm.psf", FIXTURES / "chignolin_charmm.dcd"
     with pytest.raises(TrajectoryError, match=r"seed2\.dcd has 166 atoms .*trpcage_amber14\.pdb has 284"):
-        load_protein(shared_data / "structures" / "trpcage_amber14.pdb", [md / "chignolin_obc2_350K_seed2.dcd"])
+        load_protein(structure_file("trpcage_amber14.pdb"), [md / "chignolin_obc2_350K_seed2.dcd"])
 
     frames = mdtraj.load(str(dcd), top=str(psf))
     frames.xyz[3, 7] = np.nan
@@ -143,12 +145,12 @@ def test_single_trajectory_split_keeps_pairs_apart(md):
     assert len(TransitionPairs([protein], validation, 100.0)) == 50
 
 
-def test_pairs_are_lag_apart_and_padded_across_proteins(chignolin, shared_data, tmp_path):
-    structure = mdtraj.load(str(shared_data / "structures" / "a3d_amber14.pdb"))
+def test_pairs_are_lag_apart_and_padded_across_proteins(chignolin, tmp_path):
+    structure = mdtraj.load(str(structure_file("a3d_amber14.pdb")))
     rng = np.random.default_rng(0)
     wiggled = structure.xyz + rng.normal(scale=0.01, size=(12,) + structure.xyz.shape[1:]).astype(np.float32)
     mdtraj.Trajectory(wiggled, structure.topology).save_dcd(str(tmp_path / "a3d.dcd"))
-    alpha3d = load_protein(shared_data / "structures" / "a3d_amber14.pdb", [tmp_path / "a3d.dcd"], frame_ps=10.0)
+    alpha3d = load_protein(structure_file("a3d_amber14.pdb"), [tmp_path / "a3d.dcd"], frame_ps=10.0)
     proteins = [chignolin, alpha3d]
     segments, _ = split_by_trajectory(proteins, 0.0, 100.0, seed=0)
     pairs = TransitionPairs(proteins, segments, 100.0)

@@ -12,11 +12,13 @@ from openmm_equijump.runtime.export import (
 from openmm_equijump.testing import Displacement, RigidRotation
 from openmm_equijump.protein.topology import TopologyError, bind_topology
 
+from conftest import structure_file
+
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 
 
-def load(shared_data, name):
-    pdb = PDBFile(str(shared_data / "structures" / name))
+def load(name):
+    pdb = PDBFile(str(structure_file(name)))
     return pdb.topology, torch.tensor(pdb.getPositions(asNumpy=True).value_in_unit(unit.nanometer), dtype=torch.float64)
 
 
@@ -31,8 +33,8 @@ def rotated_about_ca_centroid(x, binding, R):
 
 
 @pytest.fixture(scope="module")
-def chignolin(shared_data):
-    topology, x = load(shared_data, "chignolin_amber14.pdb")
+def chignolin():
+    topology, x = load("chignolin_amber14.pdb")
     return topology, x, bind_topology(topology), export(RigidRotation(), topology)
 
 
@@ -133,8 +135,8 @@ def test_expected_group_mass_survives_hydrogen_mass_repartitioning(chignolin):
     assert (group_mass - module.expected_group_mass).abs().max() > 1e-4  # really the force field's masses
 
 
-def test_displacement_keeps_fixed_non_protein_atoms(shared_data):
-    topology, x = load(shared_data, "CLN025.pdb")
+def test_displacement_keeps_fixed_non_protein_atoms():
+    topology, x = load("CLN025.pdb")
     with pytest.raises(TopologyError, match="explicit water"):
         export(Displacement([1.0, 2.0, -3.0]), topology)
     module = export(Displacement([1.0, 2.0, -3.0]), topology, non_protein="fixed")
@@ -155,10 +157,10 @@ def test_non_finite_transition_output_propagates(chignolin):
     assert not torch.isfinite(module(x[None].float(), 0)).all()
 
 
-def capped_chignolin(shared_data):
+def capped_chignolin():
     """ACE-YDPETGTW-NME with amber14 hydrogens: chignolin's first residue cut to an acetyl cap, its last to an
     N-methylamide cap (Modeller.addHydrogens knows both caps)."""
-    topology, x = load(shared_data, "chignolin_amber14.pdb")
+    topology, x = load("chignolin_amber14.pdb")
     keep = {0: {"CA": "CH3", "C": "C", "O": "O"}, 9: {"N": "N", "CA": "C"}}
     capped = Topology()
     chain = capped.addChain("A")
@@ -177,8 +179,8 @@ def capped_chignolin(shared_data):
     return modeller.topology, torch.tensor(modeller.getPositions().value_in_unit(unit.nanometer), dtype=torch.float64)
 
 
-def test_caps_move_rigidly_with_their_residue(shared_data):
-    topology, x = capped_chignolin(shared_data)
+def test_caps_move_rigidly_with_their_residue():
+    topology, x = capped_chignolin()
     binding = bind_topology(topology)
     assert binding.n_residues == 8
     atoms = list(topology.atoms())
@@ -203,8 +205,8 @@ def test_heavy_atoms_only_topology(chignolin):
     torch.testing.assert_close(module(heavy[None].float(), 1)[0].double(), expected, rtol=0, atol=2e-6)
 
 
-def test_hiv_protease_dimer_without_inhibitor(shared_data):
-    pdb = PDBFile(str(shared_data / "structures" / "1hvr.pdb"))
+def test_hiv_protease_dimer_without_inhibitor():
+    pdb = PDBFile(str(structure_file("1hvr.pdb")))
     modeller = Modeller(pdb.topology, pdb.positions)
     modeller.delete([r for r in modeller.topology.residues() if r.name == "XK2"])
     x = torch.tensor(modeller.getPositions().value_in_unit(unit.nanometer), dtype=torch.float64)

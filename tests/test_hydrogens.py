@@ -10,12 +10,14 @@ from openmm.app import HBonds, ForceField, NoCutoff, PDBFile
 from openmm_equijump.protein.hydrogens import HydrogenBuilder
 from openmm_equijump.protein.topology import bind_topology
 
+from conftest import structure_file
+
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 
 
 @pytest.fixture(scope="module")
-def chignolin(shared_data):
-    pdb = PDBFile(str(shared_data / "structures" / "chignolin_amber14.pdb"))
+def chignolin():
+    pdb = PDBFile(str(structure_file("chignolin_amber14.pdb")))
     x = torch.tensor(pdb.getPositions(asNumpy=True).value_in_unit(unit.nanometer), dtype=torch.float64)
     return pdb, bind_topology(pdb.topology), x
 

@@ -22,6 +22,8 @@ from openmm_equijump.runtime.export import export_jump_module, jump_module_bytes
 from openmm_equijump.runtime.integrator import EquiJumpIntegrator, JumpModuleError
 from openmm_equijump.testing import RigidRotation
 
+from conftest import structure_file
+
 JUMP_PS = 100.0
 MODEL_K = 350.0
 PLATFORMS = ["Reference", "CPU"]
@@ -55,8 +57,8 @@ class NoAttributes(nn.Module):
 
 
 @pytest.fixture(scope="session")
-def chignolin(shared_data):
-    return PDBFile(str(shared_data / "md" / "chignolin_amber14.pdb"))
+def chignolin():
+    return PDBFile(str(structure_file("chignolin_amber14.pdb")))
 
 
 @pytest.fixture(scope="session")
@@ -247,9 +249,9 @@ def test_bare_system_of_masses(chignolin, rotation_module):
     assert state.getKineticEnergy().value_in_unit(unit.kilojoule_per_mole) > 0
 
 
-def test_protease_dimer_in_a_bare_system(shared_data):
+def test_protease_dimer_in_a_bare_system():
     """1HVR: two chains of 99 residues with hydrogens and a modified cysteine (CSO), inhibitor removed."""
-    pdb = PDBFile(str(shared_data / "structures" / "1hvr.pdb"))
+    pdb = PDBFile(str(structure_file("1hvr.pdb")))
     modeller = Modeller(pdb.topology, pdb.positions)
     modeller.delete([residue for residue in modeller.topology.residues() if residue.name in ("XK2", "HOH")])
     assert modeller.topology.getNumChains() == 2 and modeller.topology.getNumResidues() == 198
@@ -268,8 +270,8 @@ def test_protease_dimer_in_a_bare_system(shared_data):
     np.testing.assert_allclose(pairwise(end[heavy]), pairwise(start[heavy]), atol=5e-4)
 
 
-def test_system_with_wrong_atom_count_is_refused(shared_data, rotation_bytes):
-    trpcage = PDBFile(str(shared_data / "structures" / "trpcage_amber14.pdb"))
+def test_system_with_wrong_atom_count_is_refused(rotation_bytes):
+    trpcage = PDBFile(str(structure_file("trpcage_amber14.pdb")))
     system = ForceField("amber14-all.xml").createSystem(trpcage.topology)
     with pytest.raises(OpenMMException, match=r"System has \d+ particles.*166 atoms.*Rebind"):
         Context(system, EquiJumpIntegrator(rotation_bytes), Platform.getPlatformByName("Reference"))

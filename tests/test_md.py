@@ -9,6 +9,8 @@ import pytest
 from openmm_equijump.md.reference import MDConfig, native_obc2_system, run_reference_md
 from openmm_equijump.md.prepare import prepare_structure
 
+from conftest import structure_file
+
 RAW_STRUCTURES = ["CLN025.pdb", "2JOF.pdb", "1FME.pdb", "2F4K.pdb", "NuG2.pdb", "2A3D.pdb", "1LMB.pdb",
                   "1hvr.pdb", "4E43.pdb", "NTL9.pdb"]
 
@@ -19,8 +21,8 @@ def _energy(system, positions):
     return context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
 
 
-def test_native_obc2_matches_custom_gb(shared_data):
-    pdb = app.PDBFile(str(shared_data / "md" / "chignolin_amber14.pdb"))
+def test_native_obc2_matches_custom_gb():
+    pdb = app.PDBFile(str(structure_file("chignolin_amber14.pdb")))
     custom = app.ForceField("amber14-all.xml", "implicit/obc2.xml").createSystem(
         pdb.topology, nonbondedMethod=app.NoCutoff, constraints=app.HBonds, hydrogenMass=4 * unit.amu)
     native = native_obc2_system(pdb.topology)
@@ -32,8 +34,8 @@ def test_native_obc2_matches_custom_gb(shared_data):
 
 
 @pytest.mark.parametrize("name", ["CLN025.pdb", "2F4K.pdb", "1LMB.pdb", "NTL9.pdb"])
-def test_prepare_structure_gives_a_system(shared_data, name):
-    prepared = prepare_structure(shared_data / "structures" / name)
+def test_prepare_structure_gives_a_system(name):
+    prepared = prepare_structure(structure_file(name))
     residues = {r.name for r in prepared.topology.residues()}
     assert "HOH" not in residues and "NLE" not in residues and "DA" not in residues
     assert any(a.element.symbol == "H" for a in prepared.topology.atoms())
@@ -49,20 +51,20 @@ def test_prepare_structure_gives_a_system(shared_data, name):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", RAW_STRUCTURES)
-def test_prepare_every_shared_structure(shared_data, name):
-    prepared = prepare_structure(shared_data / "structures" / name)
+def test_prepare_every_shared_structure(name):
+    prepared = prepare_structure(structure_file(name))
     assert np.isfinite(_energy(native_obc2_system(prepared.topology), prepared.positions))
 
 
-def test_prepare_names_a_missing_chain(shared_data):
+def test_prepare_names_a_missing_chain():
     with pytest.raises(ValueError, match="chain.*Z.*not found"):
-        prepare_structure(shared_data / "structures" / "CLN025.pdb", chains=["Z"])
+        prepare_structure(structure_file("CLN025.pdb"), chains=["Z"])
 
 
-def test_interrupted_run_resumes_exactly(shared_data, tmp_path):
+def test_interrupted_run_resumes_exactly(tmp_path):
     """A run cut between writing frames and checkpointing continues to the same trajectory."""
-    structure = shared_data / "structures" / "chignolin_amber14.pdb"
-    config = MDConfig(pdb=str(structure), ns=0.004, frame_ps=1.0, chunk_ns=0.002, threads=1, seed=7)
+    native = structure_file("chignolin_amber14.pdb")
+    config = MDConfig(pdb=str(native), ns=0.004, frame_ps=1.0, chunk_ns=0.002, threads=1, seed=7)
     summary = run_reference_md(config, tmp_path / "a")
     assert summary["frames_per_replica"] == [4]
     checkpoint = (tmp_path / "a" / "replica_0.chk").read_bytes()
@@ -80,8 +82,8 @@ def test_interrupted_run_resumes_exactly(shared_data, tmp_path):
     np.testing.assert_array_equal(resumed.xyz, uninterrupted.xyz)
 
 
-def test_resume_refuses_other_settings(shared_data, tmp_path):
-    structure = shared_data / "structures" / "chignolin_amber14.pdb"
-    run_reference_md(MDConfig(pdb=str(structure), ns=0.001, frame_ps=1.0, threads=1), tmp_path)
+def test_resume_refuses_other_settings(tmp_path):
+    native = structure_file("chignolin_amber14.pdb")
+    run_reference_md(MDConfig(pdb=str(native), ns=0.001, frame_ps=1.0, threads=1), tmp_path)
     with pytest.raises(ValueError, match="temperature"):
-        run_reference_md(MDConfig(pdb=str(structure), ns=0.001, frame_ps=1.0, threads=1, temperature_K=300.0), tmp_path)
+        run_reference_md(MDConfig(pdb=str(native), ns=0.001, frame_ps=1.0, threads=1, temperature_K=300.0), tmp_path)

@@ -7,6 +7,8 @@ from openmm_equijump.model.batch import PairBatch
 from openmm_equijump.model.transports import TransportConfig
 from openmm_equijump.model.network import EquiJumpModel, ModelConfig
 
+from conftest import structure_file
+
 LAG_FRAMES = 10  # the shared DCDs hold a frame every 10 ps: 100 ps pairs
 
 
@@ -18,7 +20,7 @@ def chignolin_pairs(shared_data, starts) -> PairBatch:
     from openmm_equijump.protein.tensorcloud import tensor_cloud_from_positions
     from openmm_equijump.protein.topology import bind_topology
 
-    pdb = shared_data / "md" / "chignolin_amber14.pdb"
+    pdb = structure_file("chignolin_amber14.pdb")
     binding = bind_topology(PDBFile(str(pdb)).topology)
     xyz = mdtraj.load(str(shared_data / "md" / "chignolin_obc2_350K_seed1.dcd"), top=str(pdb)).xyz
     starts = np.asarray(starts)

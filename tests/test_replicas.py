@@ -15,6 +15,8 @@ from openmm_equijump.runtime.replicas import jump_seed, replica_seeds, run_repli
 from openmm_equijump.model.sampler import JumpSampler, SamplerConfig
 from openmm_equijump.testing import RigidRotation
 
+from conftest import structure_file
+
 
 class BlowsUpOnSeed(nn.Module):
     """RigidRotation, except that a replica whose seed is ``bad_seed`` comes back NaN."""
@@ -32,8 +34,8 @@ class BlowsUpOnSeed(nn.Module):
 
 
 @pytest.fixture(scope="module")
-def pdb(shared_data) -> PDBFile:
-    return PDBFile(str(shared_data / "md" / "chignolin_amber14.pdb"))
+def pdb() -> PDBFile:
+    return PDBFile(str(structure_file("chignolin_amber14.pdb")))
 
 
 @pytest.fixture(scope="module")

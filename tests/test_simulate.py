@@ -22,6 +22,8 @@ from openmm_equijump.cli.simulate import main
 from openmm_equijump.jobs.rollout import run_batch
 from openmm_equijump.jobs.simulate import DEFAULT_PDB, SimulateConfig, SimulateError, simulate
 
+from conftest import structure_file
+
 from cli_checks import bad_input
 from test_replicas import BlowsUpOnSeed
 
@@ -124,8 +126,8 @@ def test_summary_and_config_hold_sane_numbers(run, tiny_model):
                                                       md_seconds=0.5, platform="CPU")
 
 
-def test_a_replica_that_blows_up_in_a_batch_keeps_its_frames_and_the_others_go_on(shared_data, tmp_path):
-    structure = str(shared_data / "md" / "chignolin_amber14.pdb")
+def test_a_replica_that_blows_up_in_a_batch_keeps_its_frames_and_the_others_go_on(tmp_path):
+    structure = str(structure_file("chignolin_amber14.pdb"))
     pdb = PDBFile(structure)
     config = SimulateConfig(replicas=3, jumps=3, seed=3, out=str(tmp_path))
     module = export_jump_module(BlowsUpOnSeed(jump_seed(4, 1)), pdb.topology, jump_ps=100.0, temperature_K=350.0)
@@ -178,8 +180,8 @@ def test_unknown_model_lists_the_shipped_ones(tmp_path, capsys):
     assert f"no model 'no_such_model': not a shipped model ({shipped})" in message
 
 
-def test_structure_with_water_is_refused_with_the_topology_error(shared_data, tiny_model, tmp_path, capsys):
-    message = bad_input(main, ["--pdb", shared_data / "structures" / "CLN025.pdb", "--model", tiny_model,
+def test_structure_with_water_is_refused_with_the_topology_error(tiny_model, tmp_path, capsys):
+    message = bad_input(main, ["--pdb", structure_file("CLN025.pdb"), "--model", tiny_model,
                                "--out", tmp_path / "out", "--no-compare"], capsys)
     assert not (tmp_path / "out").exists()
     assert "CLN025.pdb" in message and "explicit water: HOH" in message and "--prepare" in message
@@ -201,9 +203,9 @@ def test_settings_are_checked_by_name(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_prepare_makes_a_crystal_structure_simulation_ready(shared_data, tiny_model, tmp_path):
+def test_prepare_makes_a_crystal_structure_simulation_ready(tiny_model, tmp_path):
     out = tmp_path / "out"
-    summary = simulate(SimulateConfig(pdb=str(shared_data / "structures" / "CLN025.pdb"), model=str(tiny_model),
+    summary = simulate(SimulateConfig(pdb=str(structure_file("CLN025.pdb")), model=str(tiny_model),
                                       jumps=2, latent_steps=2, out=str(out), compare=False, prepare=True))
     topology = mdtraj.load_topology(str(out / "topology.pdb"))
     assert topology.n_residues == 10 and topology.select("element H").size > 0

@@ -10,20 +10,22 @@ from openmm_equijump.protein.tensorcloud import TensorCloudMap, positions_from_t
 from openmm_equijump.protein.topology import bind_topology
 from openmm_equijump.protein.vocabulary import HEAVY_ATOM_ORDER, VOCABULARY
 
+from conftest import structure_file
+
 STRUCTURES = ["chignolin_amber14.pdb", "trpcage_amber14.pdb", "bba_amber14.pdb", "villin_amber14.pdb",
               "ntl9_amber14.pdb", "proteing_amber14.pdb", "a3d_amber14.pdb", "1FME.pdb", "2JOF.pdb"]
 
 
-def load(shared_data, name):
+def load(name):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pdb = PDBFile(str(shared_data / "structures" / name))
+        pdb = PDBFile(str(structure_file(name)))
     return pdb, torch.tensor(pdb.getPositions(asNumpy=True).value_in_unit(pdb.positions.unit), dtype=torch.float64)
 
 
 @pytest.mark.parametrize("name", STRUCTURES)
-def test_exact_round_trip(shared_data, name):
-    pdb, x = load(shared_data, name)
+def test_exact_round_trip(name):
+    pdb, x = load(name)
     binding = bind_topology(pdb.topology)
     cloud = TensorCloudMap(binding)
     if name.startswith("chignolin"):
@@ -44,8 +46,8 @@ def test_exact_round_trip(shared_data, name):
     torch.testing.assert_close(cloud.to_positions(P, V, x[None])[0], x, rtol=0, atol=1e-12)
 
 
-def test_cloud_is_in_angstrom_in_canonical_order(shared_data):
-    pdb, x = load(shared_data, "chignolin_amber14.pdb")
+def test_cloud_is_in_angstrom_in_canonical_order():
+    pdb, x = load("chignolin_amber14.pdb")
     binding = bind_topology(pdb.topology)
     P, V = TensorCloudMap(binding).to_cloud(x[None])
     atoms = list(pdb.topology.atoms())
@@ -58,8 +60,8 @@ def test_cloud_is_in_angstrom_in_canonical_order(shared_data):
     assert 1.3 < V[0, :, 0].norm(dim=-1).mean() < 1.6  # N-CA bond, Angstrom
 
 
-def test_batched_replicas_are_independent(shared_data):
-    pdb, x = load(shared_data, "chignolin_amber14.pdb")
+def test_batched_replicas_are_independent():
+    pdb, x = load("chignolin_amber14.pdb")
     cloud = TensorCloudMap(bind_topology(pdb.topology))
     batch = torch.stack([x, x + 1.0, 2 * x])
     P, V = cloud.to_cloud(batch)
@@ -70,8 +72,8 @@ def test_batched_replicas_are_independent(shared_data):
     torch.testing.assert_close(cloud.to_positions(P, V, batch), batch, rtol=0, atol=1e-12)
 
 
-def test_float32_stays_float32(shared_data):
-    pdb, x = load(shared_data, "chignolin_amber14.pdb")
+def test_float32_stays_float32():
+    pdb, x = load("chignolin_amber14.pdb")
     cloud = TensorCloudMap(bind_topology(pdb.topology))
     P, V = cloud.to_cloud(x[None].float())
     assert P.dtype == V.dtype == torch.float32
@@ -80,8 +82,8 @@ def test_float32_stays_float32(shared_data):
     torch.testing.assert_close(y[0].double(), x, rtol=0, atol=1e-6)
 
 
-def test_numpy_functions(shared_data):
-    pdb, x = load(shared_data, "trpcage_amber14.pdb")
+def test_numpy_functions():
+    pdb, x = load("trpcage_amber14.pdb")
     binding = bind_topology(pdb.topology)
     xyz = x.numpy()
     P, V = tensor_cloud_from_positions(xyz, binding)  # one frame, as from mdtraj's xyz[0]

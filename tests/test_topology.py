@@ -12,14 +12,16 @@ from openmm_equijump.protein.topology import (
     canonical_atom_name, canonical_residue_name,
 )
 
+from conftest import structure_file
+
 FIXTURES = Path(__file__).parent / "fixtures"
 AMBER14 = ["chignolin", "trpcage", "bba", "villin", "ntl9", "proteing", "a3d"]
 
 
-def load(shared_data, name):
+def load(name):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PDBFile warns about the duplicate atom of NTL9.pdb
-        return PDBFile(str(shared_data / "structures" / name))
+        return PDBFile(str(structure_file(name)))
 
 
 def without(pdb, names):
@@ -72,8 +74,8 @@ def test_atom_name_dialects():
 
 
 @pytest.mark.parametrize("protein", AMBER14)
-def test_amber14_structures_fill_their_rows(shared_data, protein):
-    pdb = load(shared_data, f"{protein}_amber14.pdb")
+def test_amber14_structures_fill_their_rows(protein):
+    pdb = load(f"{protein}_amber14.pdb")
     binding = bind_topology(pdb.topology)
     check_canonical_order(pdb.topology, binding)
     atoms = list(pdb.topology.atoms())
@@ -86,23 +88,23 @@ def test_amber14_structures_fill_their_rows(shared_data, protein):
 
 
 @pytest.mark.parametrize("name,n_residues", [("1FME.pdb", 28), ("2JOF.pdb", 20), ("2A3D.pdb", 73)])
-def test_raw_pdb_files_bind(shared_data, name, n_residues):
-    pdb = load(shared_data, name)  # NMR files: PDBFile reads the first model's topology
+def test_raw_pdb_files_bind(name, n_residues):
+    pdb = load(name)  # NMR files: PDBFile reads the first model's topology
     binding = bind_topology(pdb.topology)
     assert binding.n_residues == n_residues
     check_canonical_order(pdb.topology, binding)
 
 
-def test_norleucine(shared_data):
-    pdb = without(load(shared_data, "2F4K.pdb"), {"HOH"})
+def test_norleucine():
+    pdb = without(load("2F4K.pdb"), {"HOH"})
     binding = bind_topology(pdb.topology)
     nle = [k for k, label in enumerate(binding.residue_labels) if label.startswith("NLE")]
     assert len(nle) == 2 and all(binding.residue_types[k] == VOCABULARY.index("NLE") for k in nle)
     check_canonical_order(pdb.topology, binding)
 
 
-def test_explicit_water_refused_and_fixed_on_request(shared_data):
-    pdb = load(shared_data, "CLN025.pdb")
+def test_explicit_water_refused_and_fixed_on_request():
+    pdb = load("CLN025.pdb")
     with pytest.raises(TopologyError, match=r"explicit water: HOH 101 \(chain A\).*Modeller.*non_protein=\"fixed\""):
         bind_topology(pdb.topology)
     binding = bind_topology(pdb.topology, non_protein="fixed")
@@ -113,8 +115,8 @@ def test_explicit_water_refused_and_fixed_on_request(shared_data):
         bind_topology(pdb.topology, non_protein="ignore")
 
 
-def test_ligands_and_water_refused(shared_data):
-    pdb = load(shared_data, "4E43.pdb")
+def test_ligands_and_water_refused():
+    pdb = load("4E43.pdb")
     message = r"explicit water: HOH .*ligands\): DMS 101 \(chain A\).*r.name in \(.ACT., .BME., .DMS., .GOL., .HOH.\)"
     with pytest.raises(TopologyError, match=message):
         bind_topology(pdb.topology)
@@ -125,8 +127,8 @@ def test_ligands_and_water_refused(shared_data):
     assert len(binding.moved_index) + len(binding.rebuilt_index) + len(binding.fixed_index) == len(atoms)
 
 
-def test_dna_refused_then_protein_chains_bind(shared_data):
-    pdb = load(shared_data, "1LMB.pdb")
+def test_dna_refused_then_protein_chains_bind():
+    pdb = load("1LMB.pdb")
     with pytest.raises(TopologyError, match=r"nucleic acids: A 1 \(chain 1\)"):
         bind_topology(pdb.topology)
     protein = without(pdb, {"A", "C", "G", "T", "HOH"})
@@ -135,8 +137,8 @@ def test_dna_refused_then_protein_chains_bind(shared_data):
     check_canonical_order(protein.topology, binding)
 
 
-def test_hiv_protease_dimer_with_modified_cysteine(shared_data):
-    pdb = load(shared_data, "1hvr.pdb")
+def test_hiv_protease_dimer_with_modified_cysteine():
+    pdb = load("1hvr.pdb")
     with pytest.raises(TopologyError, match=r"ligands\): XK2 263 \(chain A\)"):
         bind_topology(pdb.topology)
     protein = without(pdb, {"XK2"})
@@ -152,12 +154,12 @@ def test_hiv_protease_dimer_with_modified_cysteine(shared_data):
             assert [atoms[j].name for j in frame] == ["SG", "CB", "CA"]
 
 
-def test_missing_heavy_atoms_named(shared_data):
-    pdb = without(load(shared_data, "NuG2.pdb"), {"HOH"})
+def test_missing_heavy_atoms_named():
+    pdb = without(load("NuG2.pdb"), {"HOH"})
     message = r"missing heavy atom\(s\) CG, ND1, CD2, CE1, NE2 in HIS 1 \(chain A\).*addMissingAtoms"
     with pytest.raises(TopologyError, match=message):
         bind_topology(pdb.topology)
-    pdb = load(shared_data, "chignolin_amber14.pdb")
+    pdb = load("chignolin_amber14.pdb")
     modeller = Modeller(pdb.topology, pdb.positions)
     modeller.delete([a for a in modeller.topology.atoms() if a.residue.index == 8 and a.name == "CZ2"])
     with pytest.raises(TopologyError, match=r"missing heavy atom\(s\) CZ2 in TRP 9 \(chain A\)"):
@@ -181,21 +183,21 @@ def renamed(topology, residue_names=None, atom_names=None) -> Topology:
     return copy
 
 
-def test_unknown_residue_named(shared_data):
-    topology = load(shared_data, "chignolin_amber14.pdb").topology
+def test_unknown_residue_named():
+    topology = load("chignolin_amber14.pdb").topology
     with pytest.raises(TopologyError, match=r"unknown amino acid MSE 3 \(chain A\).*replaceNonstandardResidues"):
         bind_topology(renamed(topology, residue_names={2: "MSE"}))
 
 
-def test_unexpected_heavy_atom_named(shared_data):
-    topology = load(shared_data, "chignolin_amber14.pdb").topology
+def test_unexpected_heavy_atom_named():
+    topology = load("chignolin_amber14.pdb").topology
     cg = next(a.index for a in topology.atoms() if a.residue.index == 4 and a.name == "CG")
     with pytest.raises(TopologyError, match=r"unexpected heavy atom CX in GLU 5 \(chain A\)"):
         bind_topology(renamed(topology, atom_names={cg: "CX"}))
 
 
-def test_duplicate_atoms_named(shared_data):
-    topology = load(shared_data, "chignolin_amber14.pdb").topology
+def test_duplicate_atoms_named():
+    topology = load("chignolin_amber14.pdb").topology
     atoms = list(topology.atoms())
     cg = next(a.index for a in atoms if a.residue.index == 4 and a.name == "CG")
     with pytest.raises(TopologyError, match=r"duplicate atom CB in GLU 5 \(chain A\).*Modeller.delete"):
@@ -205,9 +207,9 @@ def test_duplicate_atoms_named(shared_data):
         bind_topology(renamed(topology, atom_names={ha: "H"}))
 
 
-def test_charmm_terminal_patch_atoms_are_carried(shared_data):
+def test_charmm_terminal_patch_atoms_are_carried():
     """NTL9.pdb ends in CHARMM's CT2 amide patch: the NT inside ALA 39 rides in the C-CA-O frame."""
-    topology = load(shared_data, "NTL9.pdb").topology  # PDBFile drops its duplicate H (with a warning)
+    topology = load("NTL9.pdb").topology  # PDBFile drops its duplicate H (with a warning)
     binding = bind_topology(topology)
     atoms = list(topology.atoms())
     nt = next(a.index for a in atoms if a.name == "NT")
@@ -217,8 +219,8 @@ def test_charmm_terminal_patch_atoms_are_carried(shared_data):
     check_canonical_order(topology, binding)
 
 
-def test_hydrogens_need_bonds(shared_data):
-    topology = load(shared_data, "chignolin_amber14.pdb").topology
+def test_hydrogens_need_bonds():
+    topology = load("chignolin_amber14.pdb").topology
     bare = Topology()
     chain = bare.addChain("A")
     for residue in topology.residues():
@@ -229,8 +231,8 @@ def test_hydrogens_need_bonds(shared_data):
         bind_topology(bare)
 
 
-def test_group_masses(shared_data):
-    topology = load(shared_data, "chignolin_amber14.pdb").topology
+def test_group_masses():
+    topology = load("chignolin_amber14.pdb").topology
     binding = bind_topology(topology)
     atoms = list(topology.atoms())
     for atom in atoms:
@@ -260,9 +262,9 @@ def names_as_written(path: Path):
     ("a3d_60-72_charmm.psf", "a3d_amber14.pdb", range(60, 73)),
     ("a3d_60-72_gromacs.top", "a3d_amber14.pdb", range(60, 73)),
 ])
-def test_program_dialects_bind_to_the_same_canonical_order(shared_data, fixture, source, residues):
+def test_program_dialects_bind_to_the_same_canonical_order(fixture, source, residues):
     """Fixtures written by tests/fixtures/make_fixtures.py from the shared structures (same atom order)."""
-    pdb = load(shared_data, source)
+    pdb = load(source)
     modeller = Modeller(pdb.topology, pdb.positions)
     if residues is not None:
         modeller.delete([r for r in modeller.topology.residues() if r.index not in residues])
