@@ -2,7 +2,7 @@
 
     python bench/bench_model.py [--hidden 16 32] [--latent-steps 100] [--replicas 1 8] [--device cpu]
 
-For chignolin (10 residues) and alpha3D (73 residues, ../shared/data/structures/a3d_amber14.pdb), untrained
+For chignolin (10 residues) and alpha3D (73 residues, a3d_amber14.pdb of the development data), untrained
 weights of the paper's depth (conditioner 6, headers 4 blocks), TorchScript with graph-executor optimization
 off (as the C++ plugin runs it): one header forward (best of 5 rounds of 5), the first jump (what a new
 Context pays) and a steady jump (best of 2), and the ratio of a steady jump to its n x latent_steps header

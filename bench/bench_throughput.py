@@ -3,8 +3,8 @@
     OMP_NUM_THREADS=1 python bench/bench_throughput.py [--batch-sizes 1 8 32] [--latent-steps 100 30]
         [--hidden 16 32 | --model chignolin] [--device cpu] [--threads 1] [--md-seconds 3] [--max-jump-s 30]
 
-For chignolin (10 residues) and alpha3D (73 residues) from ../shared/data/structures, in one run:
-- OpenMM MD ns/day on ``--threads`` CPU threads (or ``--md-platform``): implicit solvent as DESIGN.md sets it
+For chignolin (10 residues) and alpha3D (73 residues) from the development data (README, "Tests"), in one run:
+- OpenMM MD ns/day on ``--threads`` CPU threads (or ``--md-platform``): implicit solvent as ``md.reference`` sets it
   up (``md.md_ns_per_day``: amber14 + OBC2 as the native GBSAOBCForce, no cutoff, HBonds, hydrogen mass 4 amu,
   4 fs) and, for reference, explicit TIP3P (amber14 + tip3p, 1 nm padding, neutralizing ions, PME with 1 nm
   cutoff, HBonds, hydrogen mass 4 amu, 4 fs, LangevinMiddle), both from a briefly minimized start.

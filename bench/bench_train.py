@@ -1,6 +1,6 @@
 """Training throughput: optimizer steps per second of the full EquiJump model (paper depths: conditioner 6,
 headers 4) for chignolin (10 residues, the shared reference MD) and alpha3D (73 residues, frames wiggled
-by 0.1 A around ../shared/data/structures/a3d_amber14.pdb: no MD of it is needed to time a step), at
+by 0.1 A around a3d_amber14.pdb of the development data (README, "Tests"): no MD of it is needed to time a step), at
 H = 16 and 32, batch 1 and 8, on CUDA when present, else the CPU.
 
 Each setting runs its steps (after warm-up steps) in rounds alternating with the others, and the medians are

@@ -11,13 +11,23 @@ from openmm_equijump.model.checkpoint import load_checkpoint, save_checkpoint
 from openmm_equijump.protein.covalent import (ELEMENTS, CovalentProjection, cloud_points, constrained,
                                               contact_class_names, covalent_geometry, one_four, pair_keys)
 from openmm_equijump.protein.vocabulary import SERIOUS_CLASH_OVERLAP_A
-from openmm_equijump.training.geometry import add_covalent_geometry
 from openmm_equijump.training.data.trajectories import load_protein
+from openmm_equijump.training.geometry import add_covalent_geometry
+
+from conftest import SHIPPED
+
+
+REFERENCE = SHIPPED / "reference"  # heavy atoms of the chignolin MD, 10 ps per frame
 
 
 @pytest.fixture(scope="module")
-def chignolin(md_dir):
-    return load_protein(md_dir / "chignolin_amber14.pdb", [md_dir / "chignolin_obc2_350K_seed1.dcd"])
+def topology():
+    return mdtraj.load_topology(str(REFERENCE / "heavy_atoms.pdb"))
+
+
+@pytest.fixture(scope="module")
+def chignolin():
+    return load_protein(REFERENCE / "heavy_atoms.pdb", [REFERENCE / "md_seed1.xtc"])
 
 
 @pytest.fixture(scope="module")
@@ -173,21 +183,20 @@ def test_bad_projection_settings_are_refused(chignolin, geometry):
         CovalentProjection(chignolin.binding, geometry, iterations=-1)
 
 
-def test_add_covalent_geometry_records_it_in_an_older_checkpoint(tiny_model, md_dir, tmp_path, geometry):
+def test_add_covalent_geometry_records_it_in_an_older_checkpoint(tiny_model, tmp_path, geometry):
     checkpoint = tmp_path / "model.pt"
     data = load_checkpoint(tiny_model / "model.pt")
     assert "covalent_geometry" in data  # train records it
     older = {k: v for k, v in data.items() if k not in ("covalent_geometry", "format_version")}
     save_checkpoint(checkpoint, older)
-    recorded = add_covalent_geometry(checkpoint, md_dir / "chignolin_amber14.pdb",
-                                     [md_dir / "chignolin_obc2_350K_seed1.dcd"])
+    recorded = add_covalent_geometry(checkpoint, REFERENCE / "heavy_atoms.pdb", [REFERENCE / "md_seed1.xtc"])
     assert recorded == geometry
     assert load_checkpoint(checkpoint)["covalent_geometry"] == geometry
     assert math.isclose(recorded["* C-* N"], 1.33, abs_tol=0.03)
     assert np.isfinite(list(recorded.values())).all()
 
 
-def test_a_checkpoint_without_covalent_geometry_loads_unprojected_with_a_warning(tiny_model, md_dir, tmp_path):
+def test_a_checkpoint_without_covalent_geometry_loads_unprojected_with_a_warning(tiny_model, tmp_path):
     from openmm.app import PDBFile
 
     from openmm_equijump.runtime.load import load_model
@@ -195,7 +204,7 @@ def test_a_checkpoint_without_covalent_geometry_loads_unprojected_with_a_warning
     data = load_checkpoint(tiny_model / "model.pt")
     save_checkpoint(tmp_path / "model.pt", {k: v for k, v in data.items()
                                             if k not in ("covalent_geometry", "format_version")})
-    topology = PDBFile(str(md_dir / "chignolin_amber14.pdb")).topology
+    topology = PDBFile(str(SHIPPED / "structure.pdb")).topology
     with pytest.warns(UserWarning, match="covalent geometry"):
         module = load_model(tmp_path / "model.pt", topology, latent_steps=2)
     assert module.settings["projection_iterations"] == 0.0

@@ -1,4 +1,5 @@
-"""Vocabulary, canonical order and Topology binding, on the real files of ../shared/data/structures."""
+"""Vocabulary, canonical order and Topology binding, on real structure files (the shipped chignolin; other
+proteins from the development data, skipped without it: README, "Tests")."""
 import re
 import warnings
 from pathlib import Path

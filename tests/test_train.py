@@ -25,6 +25,7 @@ from openmm_equijump.training.config import DatasetConfig, TrainConfig, load_tra
 from openmm_equijump.training.loop import LOSSES_NAME, LossLog, learning_rate, load_trained_model, train
 
 from cli_checks import bad_input
+from conftest import SHIPPED
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "train"
 TINY = ModelConfig(H=4, conditioner_layers=1, header_layers=1, k_neighbors=4, n_radial=4)
@@ -41,14 +42,10 @@ def read_losses(path: Path) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def md(shared_data) -> Path:
-    return shared_data / "md"
-
-
-@pytest.fixture(scope="module")
-def chignolin(md) -> DatasetConfig:
-    return DatasetConfig(str(md / "chignolin_amber14.pdb"), [str(md / f"chignolin_obc2_350K_seed{s}.dcd")
-                                                            for s in (1, 2, 101)])
+def chignolin() -> DatasetConfig:
+    """The chignolin MD shipped as the model's reference (heavy atoms, 10 ps per frame)."""
+    reference = SHIPPED / "reference"
+    return DatasetConfig(str(reference / "heavy_atoms.pdb"), [str(reference / f"md_seed{s}.xtc") for s in (1, 2, 101)])
 
 
 @pytest.fixture(scope="module")
@@ -177,15 +174,15 @@ def test_learning_rate_decays_linearly_like_the_paper():
     assert learning_rate(held, 0) == 3e-3 and learning_rate(held, 700) == pytest.approx(3e-4)
 
 
-def test_cli_errors_name_the_file_and_the_cause(md, tmp_path, capsys):
-    dcd = str(md / "chignolin_obc2_350K_seed2.dcd")
-    assert re.search(r"error: trajectory .*seed2\.dcd: the lag of 25 ps is not a whole multiple", bad_input(
-        main, ["--topology", md / "chignolin_amber14.pdb", "--trajectories", dcd, "--lag-ps", "25",
+def test_cli_errors_name_the_file_and_the_cause(chignolin, tmp_path, capsys):
+    topology, xtc = chignolin.topology, chignolin.trajectories[1]
+    assert re.search(r"error: trajectory .*seed2\.xtc: the lag of 25 ps is not a whole multiple", bad_input(
+        main, ["--topology", topology, "--trajectories", xtc, "--lag-ps", "25",
                "--out", tmp_path / "a", "--no-progress"], capsys))
     assert re.search(r"error: no checkpoint at .*b/checkpoint\.pt",
                      bad_input(main, ["--out", tmp_path / "b", "--resume"], capsys))
     assert re.search(r"error: trajectory .*missing\.xtc: no such file", bad_input(
-        main, ["--topology", md / "chignolin_amber14.pdb", "--trajectories", tmp_path / "missing.xtc",
+        main, ["--topology", topology, "--trajectories", tmp_path / "missing.xtc",
                "--out", tmp_path / "c", "--no-progress"], capsys))
 
 

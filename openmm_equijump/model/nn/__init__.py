@@ -4,7 +4,7 @@ Every hidden feature is a flat e3nn array of irreps ``H x 0e + H x 1e``: ``H`` s
 vectors laid out channel-major (``[..., H + 3 * c + m]`` is component m of vector channel c), in the
 Cartesian (x, y, z) basis of the coordinates. Vectors are labelled ``1e`` on purpose: parity is ignored,
 so the networks are equivariant under rotations only (SO(3)) and keep the cross-product paths that let
-them tell a protein from its mirror image (DESIGN.md, "SO(3), not O(3)").
+them tell a protein from its mirror image (README, "Decisions": "SO(3), not O(3)").
 
 Modules, one concept each:
     hidden_irreps           ``H x 0e + H x 1e``
