@@ -190,9 +190,46 @@ def bind_topology(topology: Topology, non_protein: str = "error") -> ProteinBind
     if non_protein not in NON_PROTEIN_OPTIONS:
         raise TopologyError(f"non_protein={non_protein!r}: expected one of {NON_PROTEIN_OPTIONS}")
     atoms = list(topology.atoms())
-    n_atoms = len(atoms)
     neighbours = _neighbours(topology)
+    kinds, protein_residues, fixed = _split_residues(topology, neighbours, non_protein)
 
+    residue_types, atom_rows, chain_of, labels = [], [], [], []
+    carried: Dict[int, Tuple[int, int, int]] = {}  # carried heavy atom -> frame
+    chain_ids: Dict[int, int] = {}
+    for residue in protein_residues:
+        rtype, row, residue_carried = _residue_row(residue)
+        carried.update(residue_carried)
+        residue_types.append(VOCABULARY.index(rtype))
+        atom_rows.append(row)
+        chain_of.append(chain_ids.setdefault(residue.chain.index, len(chain_ids)))
+        labels.append(residue_label(residue))
+    atom_index = np.asarray(atom_rows, dtype=np.int64)
+    moved = set(int(i) for i in atom_index[atom_index >= 0])
+    fixed.extend(_carry_caps(kinds, atoms, neighbours, protein_residues, residue_types, non_protein, carried))
+    rebuilt, frames = _rebuilt_atoms(atoms, neighbours, moved, set(fixed), carried)
+    atomic_numbers, group_index, expected_group_mass = _mass_groups(atoms, neighbours)
+    return ProteinBinding(
+        n_atoms=len(atoms),
+        residue_types=np.asarray(residue_types, dtype=np.int64),
+        atom_index=atom_index,
+        mask=atom_index[:, 1:] >= 0,
+        chain_index=np.asarray(chain_of, dtype=np.int64),
+        residue_labels=tuple(labels),
+        atomic_numbers=atomic_numbers,
+        group_index=group_index,
+        expected_group_mass=expected_group_mass,
+        rebuilt_index=np.asarray(rebuilt, dtype=np.int64),
+        rebuild_frame=np.asarray(frames, dtype=np.int64).reshape(-1, 3),
+        fixed_index=np.asarray(sorted(set(fixed)), dtype=np.int64),
+        covalent_pairs=_covalent_pairs(atom_index, neighbours),
+    )
+
+
+def _split_residues(topology: Topology, neighbours: List[List[int]], non_protein: str
+                    ) -> Tuple[Dict[str, List], List, List[int]]:
+    """(residues by kind, the protein residues in order, the atoms of non-protein molecules to keep fixed);
+    refuses unknown amino acids, non-protein residues bonded to the protein, and (``non_protein="error"``)
+    any non-protein molecule."""
     kinds: Dict[str, List] = {}
     for residue in topology.residues():
         kinds.setdefault(_classify(residue), []).append(residue)
@@ -207,7 +244,6 @@ def bind_topology(topology: Topology, non_protein: str = "error") -> ProteinBind
     if not protein_residues:
         raise TopologyError("the topology contains no amino-acid residue of the vocabulary: nothing to bind")
     protein_atoms = _molecules_bonded_to(topology, neighbours, (a.index for r in protein_residues for a in r.atoms()))
-
     fixed: List[int] = []
     refused: Dict[str, List] = {}
     for kind in _NON_PROTEIN_WORDS:
@@ -221,66 +257,72 @@ def bind_topology(topology: Topology, non_protein: str = "error") -> ProteinBind
             fixed.extend(a.index for a in residue.atoms())
     if refused and non_protein == "error":
         raise _refuse_non_protein(refused)
+    return kinds, protein_residues, fixed
 
-    residue_types, atom_rows, chain_of, labels_out = [], [], [], []
-    carried: Dict[int, Tuple[int, int, int]] = {}  # carried heavy atom -> frame
-    chain_ids: Dict[int, int] = {}
-    for residue in protein_residues:
-        name = residue.name.upper()
-        extra_frames: Dict[str, Tuple[str, str, str]] = {}
-        if name in MODIFIED_RESIDUES:
-            rtype, extra_frames = MODIFIED_RESIDUES[name]
-        else:
-            rtype = canonical_residue_name(name)
-        by_name: Dict[str, object] = {}
-        hydrogen_names: Dict[str, int] = {}
-        for atom in residue.atoms():
-            if _is_hydrogen(atom):
-                if atom.name in hydrogen_names:
-                    raise TopologyError(
-                        f"duplicate atom {atom.name} in {residue_label(residue)} (indices "
-                        f"{hydrogen_names[atom.name]} and {atom.index}): the bonds of such a file are ambiguous. "
-                        "Delete the hydrogens and add them again (Modeller.delete, then Modeller.addHydrogens)")
-                hydrogen_names[atom.name] = atom.index
-                continue
-            if atom.element is None:
-                raise TopologyError(f"{atom_label(atom)} has no element: a virtual site inside a protein "
-                                    "residue is not supported; build the System without it")
-            canonical = canonical_atom_name(rtype, atom.name)
-            if canonical in by_name:
+
+def _heavy_atoms_by_name(residue, rtype: str) -> Dict[str, object]:
+    """The heavy atoms of ``residue`` by canonical name; refuses duplicates and atoms without element."""
+    by_name: Dict[str, object] = {}
+    hydrogen_names: Dict[str, int] = {}
+    for atom in residue.atoms():
+        if _is_hydrogen(atom):
+            if atom.name in hydrogen_names:
                 raise TopologyError(
-                    f"duplicate atom {canonical} in {residue_label(residue)} (indices {by_name[canonical].index} "
-                    f"and {atom.index}): keep one (e.g. alternate locations: select one with PDBFixer or "
-                    "Modeller.delete)")
-            by_name[canonical] = atom
-        slots = HEAVY_ATOM_ORDER[rtype]
-        extras = {}
-        for canonical, atom in by_name.items():
-            if canonical == "CA" or canonical in slots:
-                continue
-            extras[atom.index] = extra_frames.get(canonical) or CARRIED_TERMINAL_ATOMS.get(canonical)
-            if extras[atom.index] is None:
-                raise TopologyError(
-                    f"unexpected heavy atom {atom.name} in {residue_label(residue)}: {rtype} has "
-                    f"CA, {', '.join(slots)} (+ OXT at a C-terminus). Rename it to its canonical name or "
-                    "remove it (Modeller.delete)")
-        missing = [a for a in ("CA",) + slots if a not in by_name]
-        if missing:
+                    f"duplicate atom {atom.name} in {residue_label(residue)} (indices "
+                    f"{hydrogen_names[atom.name]} and {atom.index}): the bonds of such a file are ambiguous. "
+                    "Delete the hydrogens and add them again (Modeller.delete, then Modeller.addHydrogens)")
+            hydrogen_names[atom.name] = atom.index
+            continue
+        if atom.element is None:
+            raise TopologyError(f"{atom_label(atom)} has no element: a virtual site inside a protein "
+                                "residue is not supported; build the System without it")
+        canonical = canonical_atom_name(rtype, atom.name)
+        if canonical in by_name:
             raise TopologyError(
-                f"missing heavy atom(s) {', '.join(missing)} in {residue_label(residue)}: add them with PDBFixer "
-                "(fixer.findMissingResidues(); fixer.findMissingAtoms(); fixer.addMissingAtoms())")
-        for index, frame_names in extras.items():
-            carried[index] = tuple(by_name[n].index for n in frame_names)
-        residue_types.append(VOCABULARY.index(rtype))
-        atom_rows.append([by_name["CA"].index] + [by_name[n].index for n in slots]
-                         + [-1] * (N_SLOTS - len(slots)))
-        chain_of.append(chain_ids.setdefault(residue.chain.index, len(chain_ids)))
-        labels_out.append(residue_label(residue))
+                f"duplicate atom {canonical} in {residue_label(residue)} (indices {by_name[canonical].index} "
+                f"and {atom.index}): keep one (e.g. alternate locations: select one with PDBFixer or "
+                "Modeller.delete)")
+        by_name[canonical] = atom
+    return by_name
 
-    atom_index = np.asarray(atom_rows, dtype=np.int64)
-    moved = set(int(i) for i in atom_index[atom_index >= 0])
+
+def _residue_row(residue) -> Tuple[str, List[int], Dict[int, Tuple[int, int, int]]]:
+    """(vocabulary type, its ``atom_index`` row: CA then the 13 slots, -1 padded, the carried heavy atoms ->
+    their frame) of one protein residue."""
+    name = residue.name.upper()
+    extra_frames: Dict[str, Tuple[str, str, str]] = {}
+    if name in MODIFIED_RESIDUES:
+        rtype, extra_frames = MODIFIED_RESIDUES[name]
+    else:
+        rtype = canonical_residue_name(name)
+    by_name = _heavy_atoms_by_name(residue, rtype)
+    slots = HEAVY_ATOM_ORDER[rtype]
+    carried = {}
+    for canonical, atom in by_name.items():
+        if canonical == "CA" or canonical in slots:
+            continue
+        frame_names = extra_frames.get(canonical) or CARRIED_TERMINAL_ATOMS.get(canonical)
+        if frame_names is None:
+            raise TopologyError(
+                f"unexpected heavy atom {atom.name} in {residue_label(residue)}: {rtype} has "
+                f"CA, {', '.join(slots)} (+ OXT at a C-terminus). Rename it to its canonical name or "
+                "remove it (Modeller.delete)")
+        carried[atom.index] = frame_names
+    missing = [a for a in ("CA",) + slots if a not in by_name]
+    if missing:
+        raise TopologyError(
+            f"missing heavy atom(s) {', '.join(missing)} in {residue_label(residue)}: add them with PDBFixer "
+            "(fixer.findMissingResidues(); fixer.findMissingAtoms(); fixer.addMissingAtoms())")
+    row = [by_name["CA"].index] + [by_name[n].index for n in slots] + [-1] * (N_SLOTS - len(slots))
+    return rtype, row, {index: tuple(by_name[n].index for n in names) for index, names in carried.items()}
+
+
+def _carry_caps(kinds: Dict[str, List], atoms, neighbours: List[List[int]], protein_residues: List,
+                residue_types: List[int], non_protein: str, carried: Dict[int, Tuple[int, int, int]]) -> List[int]:
+    """Carry the heavy atoms of every cap in the backbone frame of the residue it is bonded to (added to
+    ``carried``); returns the atoms of unbonded caps kept fixed (``non_protein="fixed"``)."""
     residue_row = {r.index: k for k, r in enumerate(protein_residues)}
-
+    fixed = []
     for kind, frame_names in (("n_cap", N_TERMINAL_FRAME), ("c_cap", C_TERMINAL_FRAME)):
         for cap in kinds.get(kind, []):
             anchor = _bonded_protein_residue(cap, atoms, neighbours, residue_row)
@@ -297,12 +339,17 @@ def bind_topology(topology: Topology, non_protein: str = "error") -> ProteinBind
             for atom in cap.atoms():
                 if not _is_hydrogen(atom):
                     carried[atom.index] = frame
+    return fixed
 
-    fixed_set = set(fixed)
+
+def _rebuilt_atoms(atoms, neighbours: List[List[int]], moved: set, fixed: set,
+                   carried: Dict[int, Tuple[int, int, int]]) -> Tuple[List[int], List[Tuple[int, int, int]]]:
+    """(rebuilt atoms, their frames): every atom neither moved nor fixed; a hydrogen in the frame of its
+    parent heavy atom (or its parent's carried frame)."""
     rebuilt, frames = [], []
     for atom in atoms:
         i = atom.index
-        if i in moved or i in fixed_set:
+        if i in moved or i in fixed:
             continue
         if i in carried:
             rebuilt.append(i)
@@ -319,7 +366,12 @@ def bind_topology(topology: Topology, non_protein: str = "error") -> ProteinBind
         parent = heavy[0]
         rebuilt.append(i)
         frames.append(carried[parent] if parent in carried else _hydrogen_frame(parent, atoms, neighbours, moved))
+    return rebuilt, frames
 
+
+def _mass_groups(atoms, neighbours: List[List[int]]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(atomic_numbers, group_index, expected_group_mass) of ``ProteinBinding``."""
+    n_atoms = len(atoms)
     atomic_numbers = np.array([a.element.atomic_number if a.element is not None else 0 for a in atoms],
                               dtype=np.int64)
     group_index = np.arange(n_atoms, dtype=np.int64)
@@ -332,22 +384,7 @@ def bind_topology(topology: Topology, non_protein: str = "error") -> ProteinBind
                        for a in atoms], dtype=np.float64)
     group_mass = np.zeros(n_atoms, dtype=np.float64)
     np.add.at(group_mass, group_index, masses)
-
-    return ProteinBinding(
-        n_atoms=n_atoms,
-        residue_types=np.asarray(residue_types, dtype=np.int64),
-        atom_index=atom_index,
-        mask=atom_index[:, 1:] >= 0,
-        chain_index=np.asarray(chain_of, dtype=np.int64),
-        residue_labels=tuple(labels_out),
-        atomic_numbers=atomic_numbers,
-        group_index=group_index,
-        expected_group_mass=group_mass[group_index],
-        rebuilt_index=np.asarray(rebuilt, dtype=np.int64),
-        rebuild_frame=np.asarray(frames, dtype=np.int64).reshape(-1, 3),
-        fixed_index=np.asarray(sorted(fixed_set), dtype=np.int64),
-        covalent_pairs=_covalent_pairs(atom_index, neighbours),
-    )
+    return atomic_numbers, group_index, group_mass[group_index]
 
 
 def _covalent_pairs(atom_index: np.ndarray, neighbours: List[List[int]]) -> np.ndarray:
