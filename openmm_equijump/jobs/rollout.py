@@ -86,7 +86,7 @@ BATCH_LOG_COLUMNS = ("Step", "Time (ps)", "Potential Energy (kJ/mole)", "Speed (
 def run_batch(indices: list[int], config: "SimulateConfig", topology: app.Topology, positions,
               energy_context: openmm.Context, jump_module, out: Path, bar: tqdm) -> dict:
     """Jump the replicas ``indices`` together ``config.jumps`` times, one call of the jump module per jump
-    (``replicas.iterate_replicas``), and write each replica's DCD and CSV as ``run_replica``'s reporters do.
+    (``runtime.replicas.iterate_replicas``), and write each replica's DCD and CSV as ``run_replica``'s reporters do.
 
     energy_context: a Context of the System, shared by all replicas, that evaluates the potential energy of
     each frame. Returns the batch's record (see ``run_replica``); setup is opening the files."""

@@ -1,6 +1,6 @@
 """The training example that flows between the data pipeline and the model.
 
-A batch holds B transitions X^t -> X^{t+lag} as tensor clouds (see ``tensorcloud``), padded to the longest
+A batch holds B transitions X^t -> X^{t+lag} as tensor clouds (see ``protein.tensorcloud``), padded to the longest
 protein of the batch. All coordinates are in Angstrom.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ class PairBatch:
     Shapes (N = longest protein in the batch, 13 vector slots per residue):
         P0, P1:        (B, N, 3)      anchor (C-alpha) positions at t and t + lag, Angstrom
         V0, V1:        (B, N, 13, 3)  anchor-to-atom vectors at t and t + lag, Angstrom, zero where ~mask
-        S:             (B, N)         residue type indices into ``topology.VOCABULARY`` (0 where padded)
+        S:             (B, N)         residue type indices into ``protein.vocabulary.VOCABULARY`` (0 where padded)
         mask:          (B, N, 13)     True where the vector slot holds a real atom
         residue_mask:  (B, N)         True for real residues, False for padding
     """

@@ -3,8 +3,8 @@
 A checkpoint (``torch.save`` of a dict, written atomically) holds:
     format_version, step, config (the full TrainConfig as plain data), model (state dict), optimizer (state
     dict), rng (torch CPU / CUDA global states and the data- and loss-generator states), vocabulary
-    (``topology.VOCABULARY`` the residue types index), proteins (name, sequence of every trained protein),
-    covalent_geometry (``covalent.covalent_geometry`` of the training data: the projection's references),
+    (``protein.vocabulary.VOCABULARY`` the residue types index), proteins (name, sequence of every trained protein),
+    covalent_geometry (``protein.covalent.covalent_geometry`` of the training data: the projection's references),
     versions (openmm_equijump, torch, e3nn, mdtraj, openmm, python).
 """
 from __future__ import annotations

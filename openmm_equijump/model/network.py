@@ -23,7 +23,7 @@ class ModelConfig:
     k_neighbors: kNN graph size (per residue, within its protein).
     n_radial: Gaussian radial basis functions on [0, r_max]; r_max in Angstrom (the paper gives neither:
         16 neighbours and 16 functions to 20 A cover a residue's structural neighbourhood).
-    n_residue_types: size of the residue vocabulary (``topology.VOCABULARY``).
+    n_residue_types: size of the residue vocabulary (``protein.vocabulary.VOCABULARY``).
     n_tau_frequencies: Fourier frequencies of the latent-time embedding (2 n + 1 scalars).
     input_length_A: the length in Angstrom that the network's input vectors are measured in (10 A: side-chain
         vectors of order 0.1 to 0.7; 1 A, raw Angstrom, overflowed float32 in training: README, "NaN in training").
@@ -53,7 +53,7 @@ class EquiJumpModel(torch.nn.Module):
     """The network and the transport (``interpolant``, built from ``TransportConfig.kind``) that learn the jump
     from X^t to X^(t + lag), for the trainer and the sampler.
 
-    ``condition`` and ``heads`` are scriptable (the sampler calls them); ``loss`` is the training objective.
+    ``condition`` and ``run_headers`` are scriptable (the sampler calls them); ``loss`` is the training objective.
     Shapes as in ``PairBatch``: B proteins padded to N residues, Angstrom.
     """
 

@@ -1,6 +1,6 @@
 """The jump: integrate the model's transport from tau = 0 to a sample of X^(t + lag) at tau = 1, given X^t.
 
-The transport (``EquiJumpModel.interpolant``, one of ``transports.TRANSPORTS``) supplies the start state (X^t
+The transport (``EquiJumpModel.transport``, one of ``transports.TRANSPORTS``) supplies the start state (X^t
 itself, or a Gaussian prior centred on X^t's anchor centroid) and the update of one latent step; the sampler
 runs the conditioner once on X^t, the headers at every tau_k = k / K, k = 0 .. K - 1, and owns the noise:
     mode "sde": the transport's stochastic sampler (interpolants: Euler-Maruyama of the SDE; DDPM: ancestral)
@@ -22,7 +22,7 @@ the same seeds (to float round-off), and the same input and seed give the same j
 ``torch.jit.save`` / ``load``). The noise is isotropic, so a jump is rotation-equivariant in distribution;
 ``transport`` takes the noise as an argument, so a rotated input with rotated noise gives the exactly rotated
 jump. The anchor noise is centred, like the anchor outputs of the headers, and priors are centred on X^t's
-anchor centroid, so the C-alpha centroid does not move (``interpolants``).
+anchor centroid, so the C-alpha centroid does not move (``transports.noise``).
 """
 from __future__ import annotations
 

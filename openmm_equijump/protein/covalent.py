@@ -31,8 +31,7 @@ The projection is a step of this package, not of the EquiJump paper; ``SamplerCo
 """
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch

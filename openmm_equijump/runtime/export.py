@@ -98,9 +98,9 @@ def export_jump_module(transition: nn.Module, topology: Topology, *, jump_ps: fl
 
     jump_ps: the jump interval (ps) the transition was trained for; temperature_K: its training temperature;
     settings: sampler settings recorded in the module (latent steps, eps, noise scales); covalent_geometry,
-    projection_iterations: the projection after each jump (``covalent.CovalentProjection``; none without a
-    geometry or with 0 iterations); non_protein: see ``topology.bind_topology``. Raises
-    ``topology.TopologyError`` for residues, atoms or molecules that cannot be bound, ValueError for bad
+    projection_iterations: the projection after each jump (``protein.covalent.CovalentProjection``; none without a
+    geometry or with 0 iterations); non_protein: see ``protein.topology.bind_topology``. Raises
+    ``protein.topology.TopologyError`` for residues, atoms or molecules that cannot be bound, ValueError for bad
     parameters.
     """
     if not isinstance(transition, nn.Module):

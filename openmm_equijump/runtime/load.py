@@ -82,8 +82,8 @@ def load_model(name_or_path: Union[str, Path], topology: Topology, *,
     name_or_path: a shipped model (``available_models()``), a training run folder or a checkpoint file.
     sampler: sampler settings (default ``SamplerConfig()``: SDE, 100 latent steps, eps 1); ``latent_steps``
     overrides just that. temperature_K: the training temperature (K), needed only when the checkpoint does
-    not record it. non_protein: see ``topology.bind_topology``. Errors about residues, atoms and
-    solvent are raised here, as ``topology.TopologyError``.
+    not record it. non_protein: see ``protein.topology.bind_topology``. Errors about residues, atoms and
+    solvent are raised here, as ``protein.topology.TopologyError``.
     """
     model, checkpoint = _load_trained(name_or_path)
     run = checkpoint["config"]

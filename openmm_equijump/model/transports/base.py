@@ -3,7 +3,7 @@
 A transport learns the jump X^t -> X^(t + lag) as a map from a start state at latent time tau = 0 to X^(t + lag)
 at tau = 1, with the network conditioned on X^t. Tensor clouds are handled as anchors P (B, N, 3) and vectors
 V (B, N, 13, 3) in Angstrom, with ``residue_mask`` (B, N) and ``mask`` (B, N, 13) marking what is real; X0 below
-is X^t and X1 is X^(t + lag) with its anchor centroid moved onto X^t's (``interpolants.align_centroid``).
+is X^t and X1 is X^(t + lag) with its anchor centroid moved onto X^t's (``transports.noise.align_centroid``).
 
 A transport is a ``torch.nn.Module`` (built from an ``TransportConfig``; ``scale_P``, ``scale_V`` in A are its
 noise or prior scales) with
@@ -11,7 +11,7 @@ noise or prior scales) with
     outputs: Tuple[str, ...]   header names; the network builds <name>_P (1x1e per residue) and <name>_V (13x1e)
     prior_draws: int           standard-normal draws the sampler's start state takes (0: it starts at X^t)
 
-  training (``EquiJumpModel.loss``: draw, interpolate, network heads at X_tau, loss)
+  training (``EquiJumpModel.loss``: draw, interpolate, headers at X_tau, loss)
     draw(B, residue_mask, mask, dtype, generator) -> (tau (B,), Z_P, Z_V)  latent times and standard noise
         (``Transport``: tau ~ U(0, 1); override for another law)
     interpolate(P0, V0, P1, V1, tau, Z_P, Z_V, residue_mask) -> (P_tau, V_tau)   the network's input
@@ -19,7 +19,7 @@ noise or prior scales) with
     loss(out, P0, V0, P1, V1, tau, Z_P, Z_V, mask, residue_mask) -> {'loss', one term per header, 'floor'}
         (``Transport``: the regression 1/2 |f|^2 - T . f of every header f onto its target T)
 
-  sampling (``sampler.JumpSampler`` runs: start, then for k < K: heads at tau_k, step; start and step are
+  sampling (``model.sampler.JumpSampler`` runs: start, then for k < K: headers at tau_k, step; start and step are
   compiled by TorchScript with the sampler)
     schedule(latent_steps, eps, relaxation_limit, stochastic) -> List[List[float]]   host side, once: row k
         is [tau_k, dtau_k, coefficients of step k...]; the latent loop never computes a schedule value

@@ -63,7 +63,7 @@ class CloudTrajectory:
 class ProteinData:
     """A protein (one topology) and its trajectories.
 
-    residue_types: (N,) int64 indices into ``topology.VOCABULARY``; mask: (N, 13) bool, True for real atoms.
+    residue_types: (N,) int64 indices into ``protein.vocabulary.VOCABULARY``; mask: (N, 13) bool, True for real atoms.
     """
 
     name: str
