@@ -2,23 +2,24 @@
 import json
 
 import mdtraj as md
-import pytest
 
-from openmm_equijump.cli.analyze import main
 from openmm_equijump.analysis.plots import FIGURES
+from openmm_equijump.cli.analyze import main
+
+from cli_checks import bad_input
+from conftest import SHIPPED
+
+REFERENCE = SHIPPED / "reference"  # heavy atoms of the chignolin MD, 10 ps per frame
 
 
-def test_cli_writes_metrics_and_figures(tmp_path, shared_data, capsys):
-    md_dir = shared_data / "md"
-    full = md.load(str(md_dir / "chignolin_obc2_350K_seed2.dcd"), top=str(md_dir / "chignolin_amber14.pdb"))
-    heavy = full.atom_slice(full.topology.select("not element H"))[::10]  # 100 ps jumps, no hydrogens
-    heavy[0].save_pdb(str(tmp_path / "heavy.pdb"))
-    heavy.save_dcd(str(tmp_path / "jumps.dcd"))
+def test_cli_writes_metrics_and_figures(tmp_path, capsys):
+    seed2 = md.load(str(REFERENCE / "md_seed2.xtc"), top=str(REFERENCE / "heavy_atoms.pdb"))[::10]  # 100 ps jumps
+    seed2[0].save_pdb(str(tmp_path / "heavy.pdb"))
+    seed2.save_dcd(str(tmp_path / "jumps.dcd"))
     out = tmp_path / "out"
-    argv = ["--topology", str(md_dir / "chignolin_amber14.pdb"),
-            "--reference", str(md_dir / "chignolin_obc2_350K_seed1.dcd"),
+    argv = ["--topology", str(REFERENCE / "heavy_atoms.pdb"), "--reference", str(REFERENCE / "md_seed1.xtc"),
             "--generated", str(tmp_path / "jumps.dcd"), "--generated-topology", str(tmp_path / "heavy.pdb"),
-            "--generated-frame-ps", "100", "--native", str(shared_data / "structures" / "CLN025.pdb"),
+            "--generated-frame-ps", "100", "--native", str(SHIPPED / "structure.pdb"),
             "--out", str(out), "--chemistry-frames", "500"]
     assert main(argv) == 0
     metrics = json.loads((out / "metrics.json").read_text())
@@ -37,11 +38,8 @@ def test_cli_writes_metrics_and_figures(tmp_path, shared_data, capsys):
     assert "noise floor" in printed and "tic1" in printed
 
 
-def test_cli_paper_preset_names_the_setting_that_does_not_fit(tmp_path, shared_data):
-    md_dir = shared_data / "md"
-    argv = ["--topology", str(md_dir / "chignolin_amber14.pdb"),
-            "--reference", str(md_dir / "chignolin_obc2_350K_seed1.dcd"),
-            "--generated", str(md_dir / "chignolin_obc2_350K_seed2.dcd"),
-            "--native", str(shared_data / "structures" / "CLN025.pdb"), "--out", str(tmp_path), "--preset", "paper"]
-    with pytest.raises(ValueError, match="msm_lag_ps"):
-        main(argv)
+def test_cli_paper_preset_names_the_setting_that_does_not_fit(tmp_path, capsys):
+    argv = ["--topology", REFERENCE / "heavy_atoms.pdb", "--reference", REFERENCE / "md_seed1.xtc",
+            "--generated", REFERENCE / "md_seed2.xtc", "--native", SHIPPED / "structure.pdb", "--out", tmp_path,
+            "--preset", "paper"]
+    assert "msm_lag_ps" in bad_input(main, argv, capsys)

@@ -6,6 +6,8 @@ import numpy as np
 
 from openmm_equijump.cli.evaluate import main
 
+from conftest import SHIPPED
+
 REPLICAS, JUMPS = 2, 25  # the analysis needs 20 generated frames or more
 
 
@@ -30,12 +32,13 @@ def test_evaluation_writes_checks_metrics_and_trajectories(tiny_model, tmp_path)
     assert result["stability_table"].startswith("| after jump | 1 | 2 | 5 | 10 | 20 | 25 |")
 
 
-def test_stability_by_frame_counts_what_breaks(md_dir):
+def test_stability_by_frame_counts_what_breaks():
     """Real MD frames meet every criterion; a copy with an atom pushed onto its neighbour at frame 1 and NaN at
     frame 2 is counted as unsound and non-finite there, and the pooled statistics skip the NaN replica."""
     from openmm_equijump.analysis.stability import stability_by_frame, stability_table
 
-    md = mdtraj.load(str(md_dir / "chignolin_obc2_350K_seed1.dcd"), top=str(md_dir / "chignolin_amber14.pdb"))[:3]
+    reference = SHIPPED / "reference"
+    md = mdtraj.load(str(reference / "md_seed1.xtc"), top=str(reference / "heavy_atoms.pdb"))[:3]
     broken = md[:]
     broken.xyz = md.xyz.copy()
     a, b = md.topology.select("not element H")[:2]

@@ -16,6 +16,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from ..protein.vocabulary import VDW_RADIUS_A
 from ..units import ANGSTROM_PER_NM
+from .frames import AnalysisInputError
 
 
 @dataclass
@@ -38,7 +39,7 @@ def bond_graph(topology: md.Topology, clash_overlap_A: float) -> BondGraph:
         topology.create_standard_bonds()
     bonds = np.array([(a.index, b.index) for a, b in topology.bonds], dtype=int)
     if len(bonds) == 0:
-        raise ValueError("the reference topology has no bonds between heavy atoms; use a PDB or PSF "
+        raise AnalysisInputError("the reference topology has no bonds between heavy atoms; use a PDB or PSF "
                          "with standard residue and atom names")
     n = topology.n_atoms
     neighbours: list[list[int]] = [[] for _ in range(n)]

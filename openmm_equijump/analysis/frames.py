@@ -153,7 +153,7 @@ def ensemble_from_trajectories(trajectories: Sequence[md.Trajectory], reference_
     if not trajectories:
         raise AnalysisInputError(f"no {what} trajectories given")
     if not frame_ps > 0:
-        raise ValueError(f"{what} frame interval must be positive, got {frame_ps} ps")
+        raise AnalysisInputError(f"{what} frame interval must be positive, got {frame_ps} ps")
     sources = list(sources) if sources is not None else [f"{what}[{i}]" for i in range(len(trajectories))]
     topology = analysis_topology(reference_topology)
     ordered = []

@@ -16,7 +16,7 @@ from deeptime.clustering import KMeansModel
 from deeptime.markov import TransitionCountEstimator
 from deeptime.markov.msm import MaximumLikelihoodMSM
 
-from .tica import fit_kmeans
+from .tica import TicaError, fit_kmeans
 
 
 def fit_clusters(tics: Sequence[np.ndarray], n_clusters: int, seed: int) -> KMeansModel:
@@ -51,7 +51,7 @@ def msm_reweighting(dtrajs: Sequence[np.ndarray], n_clusters: int, lag_frames: i
     every frame by its cluster's stationary probability over the cluster's frame count."""
     dtrajs = [np.asarray(d, dtype=np.int32) for d in dtrajs]
     if all(len(d) <= lag_frames for d in dtrajs):
-        raise ValueError(f"every trajectory is shorter than the MSM lag ({lag_frames} frames); "
+        raise TicaError(f"every trajectory is shorter than the MSM lag ({lag_frames} frames); "
                          "choose a shorter msm_lag_ps")
     counts = TransitionCountEstimator(lagtime=lag_frames, count_mode="sliding",
                                       n_states=n_clusters).fit(dtrajs).fetch_model()

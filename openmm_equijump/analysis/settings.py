@@ -100,7 +100,7 @@ class ResolvedSettings:
 def _frames(interval_ps: float, frame_ps: float, what: str) -> int:
     frames = interval_ps / frame_ps
     if abs(frames - round(frames)) > 1e-6 * max(1.0, frames) or round(frames) < 1:
-        raise ValueError(f"{what} {interval_ps:g} ps is not a positive multiple of the frame interval "
+        raise ConfigError(f"{what} {interval_ps:g} ps is not a positive multiple of the frame interval "
                          f"{frame_ps:g} ps; choose one that is")
     return int(round(frames))
 
@@ -130,13 +130,13 @@ def resolve_settings(settings: AnalysisSettings, reference: Ensemble, generated:
     if msm_lag_ps is None:
         coarse = max(ref_dt, gen_dt)
         if abs(coarse / min(ref_dt, gen_dt) - round(coarse / min(ref_dt, gen_dt))) > 1e-6:
-            raise ValueError(f"frame intervals {ref_dt:g} ps (reference) and {gen_dt:g} ps (generated) "
+            raise ConfigError(f"frame intervals {ref_dt:g} ps (reference) and {gen_dt:g} ps (generated) "
                              "share no common lag; set msm_lag_ps to a multiple of both")
         shortest_ps = min(min(reference.lengths) * ref_dt, min(generated.lengths) * gen_dt)
         msm_lag_ps = max(1, int(min(shortest_ps / 10, PAPER_MSM_LAG_PS) // coarse)) * coarse
         chosen.append("msm_lag_ps")
     if settings.n_tics < 2:
-        raise ValueError(f"n_tics must be at least 2 (TIC1 and TIC2 are compared), got {settings.n_tics}")
+        raise ConfigError(f"n_tics must be at least 2 (TIC1 and TIC2 are compared), got {settings.n_tics}")
     return ResolvedSettings(
         tica_lag_ps=float(tica_lag_ps), tica_lag_frames=_frames(tica_lag_ps, ref_dt, "TICA lag"),
         n_tics=settings.n_tics, n_clusters=int(n_clusters), msm_lag_ps=float(msm_lag_ps),
