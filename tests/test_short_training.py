@@ -22,6 +22,7 @@ from openmm_equijump.model.sampler import SamplerConfig
 from openmm_equijump.training.config import DatasetConfig, TrainConfig
 from openmm_equijump.training.loop import train
 
+from conftest import SHIPPED
 from test_train import read_losses
 
 STEPS = 300
@@ -29,11 +30,11 @@ SAMPLERS = [SamplerConfig(latent_steps=50), SamplerConfig(latent_steps=20, mode=
 
 
 @pytest.fixture(scope="module")
-def short_run(md_dir, tmp_path_factory):
+def short_run(tmp_path_factory):
     """300 steps, H = 16, two blocks per network, default transport and parameterization: about a minute."""
     config = TrainConfig(
-        datasets=[DatasetConfig(str(md_dir / "chignolin_amber14.pdb"),
-                                [str(md_dir / f"chignolin_obc2_350K_seed{s}.dcd") for s in (1, 2, 101)])],
+        datasets=[DatasetConfig(str(SHIPPED / "reference" / "heavy_atoms.pdb"),
+                                [str(SHIPPED / "reference" / f"md_seed{s}.xtc") for s in (1, 2, 101)])],
         steps=STEPS, batch_size=8, validation_pairs=64, validate_every=100, checkpoint_every=STEPS,
         temperature_K=350.0, model=ModelConfig(H=16, conditioner_layers=2, header_layers=2))
     run = tmp_path_factory.mktemp("short_run")
@@ -62,8 +63,8 @@ def _jumps(model, pdb, sampler, seed, jumps):
 
 
 @pytest.mark.parametrize("sampler", SAMPLERS, ids=["sde-50", "ode-20"])
-def test_short_training_jumps_chignolin_in_a_simulation(short_run, md_dir, sampler):
-    pdb = PDBFile(str(md_dir / "chignolin_amber14.pdb"))
+def test_short_training_jumps_chignolin_in_a_simulation(short_run, sampler):
+    pdb = PDBFile(str(SHIPPED / "structure.pdb"))
     ca = [atom.index for atom in pdb.topology.atoms() if atom.name == "CA"]
     start = pdb.getPositions(asNumpy=True).value_in_unit(unit.angstrom)
     for seed in (3, 4):

@@ -30,6 +30,7 @@ from openmm_equijump.training.config import DatasetConfig, TrainConfig
 from openmm_equijump.training.loop import train
 from openmm_equijump.model.transports import TRANSPORTS
 
+from conftest import SHIPPED
 from test_train import read_losses
 
 CASES = [("two_sided", "drift"), ("two_sided", "endpoint"), ("two_sided", "preconditioned"), ("one_sided", "drift"),
@@ -160,21 +161,21 @@ TINY = ModelConfig(H=4, conditioner_layers=1, header_layers=1, k_neighbors=4, n_
 
 
 @pytest.mark.parametrize("kind", sorted(TRANSPORTS))
-def test_each_transport_trains_exports_and_runs_in_an_openmm_simulation(kind, md_dir, tmp_path):
-    """A few real training steps on the shared chignolin MD, ``load_model`` and a jump through
+def test_each_transport_trains_exports_and_runs_in_an_openmm_simulation(kind, tmp_path):
+    """A few real training steps on the shipped chignolin MD, ``load_model`` and a jump through
     ``EquiJumpIntegrator`` inside ``openmm.app.Simulation``: finite positions that moved, centroid kept.
 
     One jump: five steps leave DDPM's noise header nearly untrained, its jump inflates chignolin, and a second
     jump from there overflows the network (float32) on the inflated structure."""
     config = TrainConfig(
-        datasets=[DatasetConfig(str(md_dir / "chignolin_amber14.pdb"),
-                                [str(md_dir / f"chignolin_obc2_350K_seed{s}.dcd") for s in (1, 2)])],
+        datasets=[DatasetConfig(str(SHIPPED / "reference" / "heavy_atoms.pdb"),
+                                [str(SHIPPED / "reference" / f"md_seed{s}.xtc") for s in (1, 2)])],
         steps=5, batch_size=2, validation_pairs=4, validate_every=5, checkpoint_every=5, temperature_K=350.0,
         model=TINY, transport=TransportConfig(kind=kind))
     train(config, tmp_path, progress=False)
     losses = [r for r in read_losses(tmp_path) if r["split"] == "train"]
     assert len(losses) == 5 and all(math.isfinite(float(r["loss"])) for r in losses)
-    pdb = PDBFile(str(md_dir / "chignolin_amber14.pdb"))
+    pdb = PDBFile(str(SHIPPED / "structure.pdb"))
     module = load_model(tmp_path, pdb.topology, sampler=SamplerConfig(latent_steps=20))
     simulation = Simulation(pdb.topology, native_obc2_system(pdb.topology), EquiJumpIntegrator(module, seed=7))
     simulation.context.setPositions(pdb.positions)
