@@ -1,5 +1,4 @@
-"""Shared fixtures: the chignolin data the package ships, a tiny model trained on it, and where the optional
-development data (``../shared/data`` beside the checkout: more structures, full-atom MD) lives."""
+"""Fixtures: the development data (skipped without it) and a tiny model trained on the shipped chignolin MD."""
 import shutil
 from pathlib import Path
 
@@ -7,34 +6,18 @@ import mdtraj
 import pytest
 
 from openmm_equijump.model.network import ModelConfig
-from openmm_equijump.runtime.load import PRETRAINED_DIR
 from openmm_equijump.training.config import DatasetConfig, TrainConfig
 from openmm_equijump.training.loop import train
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
-#: The chignolin data that ships with the package: ``structure.pdb`` (all atoms, the MD's native start),
-#: ``training_md/`` and ``reference/`` (heavy-atom XTCs of amber14/OBC2 MD at 350 K, 10 ps per frame).
-SHIPPED = PRETRAINED_DIR / "chignolin"
+from helpers import SHARED_DATA, SHIPPED
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """``../shared/data`` beside the checkout (structures/ and md/)."""
+    """The development data beside the checkout (structures/ and md/: README, "Tests")."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA}")
+        pytest.skip(f"development data not found at {SHARED_DATA}")
     return SHARED_DATA
-
-
-def structure_file(name: str) -> Path:
-    """A structure file by its name in ``../shared/data/structures``; chignolin_amber14.pdb is the shipped
-    ``structure.pdb`` (the same atoms), so it needs no shared data. Skips the test when the file is absent."""
-    if name == "chignolin_amber14.pdb":
-        return SHIPPED / "structure.pdb"
-    path = SHARED_DATA / "structures" / name
-    if not path.is_file():
-        pytest.skip(f"shared data not found at {SHARED_DATA}")
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -50,12 +33,6 @@ def topology(md_dir):
 
 
 TINY = ModelConfig(H=4, conditioner_layers=1, header_layers=1, k_neighbors=4, n_radial=4)
-
-
-@pytest.fixture(scope="session")
-def chignolin_pdb() -> Path:
-    """The shipped all-atom chignolin structure (amber14 names, hydrogens; the atoms of the shared MD)."""
-    return SHIPPED / "structure.pdb"
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,7 @@ import re
 import pytest
 import yaml
 
-from cli_checks import bad_input
-from conftest import SHIPPED
+from helpers import SHIPPED, bad_input
 from openmm_equijump.cli import analyze, evaluate, md, simulate, train
 
 TRAINING = SHIPPED / "training_md"

@@ -11,7 +11,7 @@ from openmm_equijump.analysis import AtomMatchError, ensemble_from_trajectories,
 from openmm_equijump.trajectory_files import dcd_header_interval_ps
 from openmm_equijump.analysis.frames import match_calpha, match_heavy_atoms
 
-from conftest import structure_file
+from helpers import structure_file
 
 
 def test_shared_dcds_are_10_ps_per_frame(md_dir):

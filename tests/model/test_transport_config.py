@@ -10,7 +10,7 @@ from openmm_equijump.model.transports import TransportConfig, TwoSidedInterpolan
 from openmm_equijump.model.transports.noise import align_centroid, centred, standard_noise, superpose
 from openmm_equijump.model.network import EquiJumpModel, ModelConfig
 
-from test_nn import random_cloud, random_rotation
+from openmm_equijump.testing import random_cloud, random_rotation
 
 
 def test_noise_reading_is_a_setting_with_variance_as_default():

@@ -7,7 +7,7 @@ from openmm_equijump.model.batch import PairBatch
 from openmm_equijump.model.transports import TransportConfig
 from openmm_equijump.model.network import EquiJumpModel, ModelConfig
 
-from conftest import structure_file
+from helpers import structure_file
 
 LAG_FRAMES = 10  # the shared DCDs hold a frame every 10 ps: 100 ps pairs
 

@@ -10,7 +10,7 @@ from openmm.app import HBonds, ForceField, NoCutoff, PDBFile
 from openmm_equijump.protein.hydrogens import HydrogenBuilder
 from openmm_equijump.protein.topology import bind_topology
 
-from conftest import structure_file
+from helpers import structure_file
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 

@@ -1,36 +1,18 @@
 """Replicas in one call of the jump module (Python route) against the C++ integrator inside OpenMM."""
-from typing import List, Tuple
-
 import numpy as np
 import pytest
 import torch
 from openmm import Platform, System, unit
 from openmm.app import PDBFile, Simulation
-from torch import nn
 
 from openmm_equijump.runtime.export import export_jump_module
 from openmm_equijump.runtime.integrator import EquiJumpIntegrator
 from openmm_equijump.model.network import EquiJumpModel, ModelConfig
 from openmm_equijump.runtime.replicas import jump_seed, replica_seeds, run_replicas
 from openmm_equijump.model.sampler import JumpSampler, SamplerConfig
-from openmm_equijump.testing import RigidRotation
+from openmm_equijump.testing import BlowsUpOnSeed, RigidRotation
 
-from conftest import structure_file
-
-
-class BlowsUpOnSeed(nn.Module):
-    """RigidRotation, except that a replica whose seed is ``bad_seed`` comes back NaN."""
-
-    def __init__(self, bad_seed: int):
-        super().__init__()
-        self.rotation = RigidRotation()
-        self.bad_seed = bad_seed
-
-    def forward(self, P: torch.Tensor, V: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,
-                seeds: List[int]) -> Tuple[torch.Tensor, torch.Tensor]:
-        P1, V1 = self.rotation(P, V, S, mask, seeds)
-        bad = torch.tensor([seed == self.bad_seed for seed in seeds], dtype=torch.bool, device=P.device)
-        return torch.where(bad[:, None, None], torch.full_like(P1, float("nan")), P1), V1
+from helpers import structure_file
 
 
 @pytest.fixture(scope="module")

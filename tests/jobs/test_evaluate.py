@@ -6,7 +6,7 @@ import numpy as np
 
 from openmm_equijump.cli.evaluate import main
 
-from conftest import SHIPPED
+from helpers import SHIPPED
 
 REPLICAS, JUMPS = 2, 25  # the analysis needs 20 generated frames or more
 

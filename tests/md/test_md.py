@@ -9,7 +9,7 @@ import pytest
 from openmm_equijump.md.reference import MDConfig, native_obc2_system, run_reference_md
 from openmm_equijump.md.prepare import prepare_structure
 
-from conftest import structure_file
+from helpers import structure_file
 
 RAW_STRUCTURES = ["CLN025.pdb", "2JOF.pdb", "1FME.pdb", "2F4K.pdb", "NuG2.pdb", "2A3D.pdb", "1LMB.pdb",
                   "1hvr.pdb", "4E43.pdb", "NTL9.pdb"]

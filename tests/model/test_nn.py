@@ -4,35 +4,11 @@ import torch
 from e3nn import o3
 
 from openmm_equijump.model.nn import (DeepNet, EquiJumpNetwork, EquivariantLayerNorm, NeighbourGraph, SelfInteraction,
-                                SpatialConvolution, hidden_irreps, join_hidden, split_hidden)
+                                      SpatialConvolution, hidden_irreps, join_hidden, split_hidden)
+from openmm_equijump.testing import random_cloud, random_rotation
 
 H = 8
 ATOL = 1e-9
-
-
-def random_rotation(seed: int) -> torch.Tensor:
-    """A proper rotation matrix (3, 3) float64, det +1."""
-    g = torch.Generator().manual_seed(seed)
-    q, _ = torch.linalg.qr(torch.randn(3, 3, generator=g, dtype=torch.float64))
-    return q * torch.sign(torch.linalg.det(q))
-
-
-def random_cloud(B: int, N: int, seed: int = 0):
-    """A protein-like padded batch: P a ~3.8 A random walk (B, N, 3), V (B, N, 13, 3), S (B, N), mask (B, N, 13),
-    residue_mask (B, N) with the last two residues of protein 1 padded (their P, V hold garbage)."""
-    g = torch.Generator().manual_seed(seed)
-    steps = torch.randn(B, N, 3, generator=g, dtype=torch.float64)
-    length = 3.8 + 0.2 * torch.rand(B, N, 1, generator=g, dtype=torch.float64)  # no tied distances
-    P = torch.cumsum(length * steps / steps.norm(dim=-1, keepdim=True), dim=1)
-    mask = torch.rand(B, N, 13, generator=g) < 0.6
-    mask[..., :3] = True
-    V = 1.5 * torch.randn(B, N, 13, 3, generator=g, dtype=torch.float64) * mask.unsqueeze(-1)
-    S = torch.randint(0, 21, (B, N), generator=g)
-    residue_mask = torch.ones(B, N, dtype=torch.bool)
-    if B > 1:
-        residue_mask[1, -2:] = False
-        mask[1, -2:] = False
-    return P, V, S, mask, residue_mask
 
 
 def rotate_flat(x: torch.Tensor, irreps: o3.Irreps, R: torch.Tensor) -> torch.Tensor:

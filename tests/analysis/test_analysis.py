@@ -12,7 +12,7 @@ from openmm_equijump.analysis.divergence import pooled_edges
 from openmm_equijump.analysis.observables import (calpha_rmsd_A, fraction_native_contacts, gdt_ts,
                                                   native_contact_pairs)
 
-from conftest import structure_file
+from helpers import structure_file
 
 STRUCTURE = ("tic1", "tic2", "rmsd", "gdt_ts", "rg", "fnc")
 FAST = AnalysisSettings(noise_floor=False, chemistry_frames=600)

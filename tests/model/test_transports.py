@@ -30,8 +30,7 @@ from openmm_equijump.training.config import DatasetConfig, TrainConfig
 from openmm_equijump.training.loop import train
 from openmm_equijump.model.transports import TRANSPORTS
 
-from conftest import SHIPPED
-from test_train import read_losses
+from helpers import SHIPPED, read_losses
 
 CASES = [("two_sided", "drift"), ("two_sided", "endpoint"), ("two_sided", "preconditioned"), ("one_sided", "drift"),
          ("one_sided", "endpoint"), ("one_sided", "preconditioned"), ("flow_matching", "endpoint"), ("ddpm", "endpoint")]

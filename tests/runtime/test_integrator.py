@@ -22,7 +22,7 @@ from openmm_equijump.runtime.export import export_jump_module, jump_module_bytes
 from openmm_equijump.runtime.integrator import EquiJumpIntegrator, JumpModuleError
 from openmm_equijump.testing import RigidRotation
 
-from conftest import structure_file
+from helpers import structure_file
 
 JUMP_PS = 100.0
 MODEL_K = 350.0

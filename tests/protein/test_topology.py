@@ -13,9 +13,8 @@ from openmm_equijump.protein.topology import (
     canonical_atom_name, canonical_residue_name,
 )
 
-from conftest import structure_file
+from helpers import FIXTURES, structure_file
 
-FIXTURES = Path(__file__).parent / "fixtures"
 AMBER14 = ["chignolin", "trpcage", "bba", "villin", "ntl9", "proteing", "a3d"]
 
 

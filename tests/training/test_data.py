@@ -13,9 +13,9 @@ from openmm_equijump.trajectory_files import frame_interval_ps as file_frame_int
 from openmm_equijump.training.data.trajectories import TrajectoryError, load_protein, resolved_frame_interval_ps
 from openmm_equijump.protein.topology import TopologyError
 
-from conftest import structure_file
+from helpers import FIXTURES, structure_file
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "train"
+TRAIN_FIXTURES = FIXTURES / "train"
 SEEDS = (1, 2, 101)
 
 
@@ -33,14 +33,14 @@ def test_dcd_header_gives_the_frame_interval(md):
     # 2500 steps of 4 fs per frame; mdtraj itself would report the frame index as time.
     for seed in SEEDS:
         assert file_frame_interval_ps(md / f"chignolin_obc2_350K_seed{seed}.dcd") == 10.0
-    assert file_frame_interval_ps(FIXTURES / "chignolin_charmm.dcd") == 10.0
+    assert file_frame_interval_ps(TRAIN_FIXTURES / "chignolin_charmm.dcd") == 10.0
 
 
 def test_amber_charmm_and_gromacs_files_give_the_same_clouds(md, chignolin):
     amber = chignolin.trajectories[1]  # seed 2, the source of both fixtures
     for topology, trajectory, tolerance in (("chignolin_charmm.psf", "chignolin_charmm.dcd", 1e-3),
                                             ("chignolin_gromacs.gro", "chignolin_gromacs.xtc", 0.02)):
-        protein = load_protein(FIXTURES / topology, [FIXTURES / trajectory])
+        protein = load_protein(TRAIN_FIXTURES / topology, [TRAIN_FIXTURES / trajectory])
         loaded = protein.trajectories[0]
         assert loaded.frame_ps == 10.0
         assert torch.equal(protein.residue_types, chignolin.residue_types)
@@ -51,8 +51,8 @@ def test_amber_charmm_and_gromacs_files_give_the_same_clouds(md, chignolin):
 
 
 def test_netcdf_times_and_hdf5(tmp_path):
-    psf = FIXTURES / "chignolin_charmm.psf"
-    frames = mdtraj.load(str(FIXTURES / "chignolin_charmm.dcd"), top=str(psf))[:12]
+    psf = TRAIN_FIXTURES / "chignolin_charmm.psf"
+    frames = mdtraj.load(str(TRAIN_FIXTURES / "chignolin_charmm.dcd"), top=str(psf))[:12]
     frames.time = 500.0 + 20.0 * np.arange(12)
     frames.save_netcdf(str(tmp_path / "amber.nc"))
     protein = load_protein(psf, [tmp_path / "amber.nc"])
@@ -78,11 +78,11 @@ def test_frame_interval_from_the_file_or_the_user(tmp_path):
         assert resolved_frame_interval_ps("x.xtc", np.array([0.0, 10.0, 20.0]), 5.0) == 5.0
 
     # A DCD whose header has no time step: refused, unless the user gives the interval.
-    data = bytearray((FIXTURES / "chignolin_charmm.dcd").read_bytes())
+    data = bytearray((TRAIN_FIXTURES / "chignolin_charmm.dcd").read_bytes())
     data[44:48] = np.float32(0.0).tobytes()
     no_time = tmp_path / "no_time.dcd"
     no_time.write_bytes(bytes(data))
-    psf = FIXTURES / "chignolin_charmm.psf"
+    psf = TRAIN_FIXTURES / "chignolin_charmm.psf"
     with pytest.raises(TrajectoryError, match=r"no_time\.dcd.*does not say how far apart"):
         load_protein(psf, [no_time])
     assert load_protein(psf, [no_time], frame_ps=10.0).trajectories[0].frame_ps == 10.0
@@ -96,7 +96,7 @@ def test_lag_must_be_a_multiple_of_the_frame_interval(chignolin):
 
 
 def test_bad_inputs_are_refused_naming_the_file(md, tmp_path):
-    psf, dcd = FIXTURES / "chignolin_charmm.psf", FIXTURES / "chignolin_charmm.dcd"
+    psf, dcd = TRAIN_FIXTURES / "chignolin_charmm.psf", TRAIN_FIXTURES / "chignolin_charmm.dcd"
     with pytest.raises(TrajectoryError, match=r"seed2\.dcd has 166 atoms .*trpcage_amber14\.pdb has 284"):
         load_protein(structure_file("trpcage_amber14.pdb"), [md / "chignolin_obc2_350K_seed2.dcd"])
 

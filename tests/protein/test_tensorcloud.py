@@ -10,7 +10,7 @@ from openmm_equijump.protein.tensorcloud import TensorCloudMap, positions_from_t
 from openmm_equijump.protein.topology import bind_topology
 from openmm_equijump.protein.vocabulary import HEAVY_ATOM_ORDER, VOCABULARY
 
-from conftest import structure_file
+from helpers import structure_file
 
 STRUCTURES = ["chignolin_amber14.pdb", "trpcage_amber14.pdb", "bba_amber14.pdb", "villin_amber14.pdb",
               "ntl9_amber14.pdb", "proteing_amber14.pdb", "a3d_amber14.pdb", "1FME.pdb", "2JOF.pdb"]

@@ -12,7 +12,7 @@ from openmm_equijump.model.network import EquiJumpModel, ModelConfig
 from openmm_equijump.model.sampler import JumpSampler, SamplerConfig
 from openmm_equijump.model.transports.interpolant import relaxed_denoiser_and_noise
 
-from test_nn import random_cloud, random_rotation
+from openmm_equijump.testing import random_cloud, random_rotation
 
 STEPS = 4
 

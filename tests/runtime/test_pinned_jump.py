@@ -1,10 +1,11 @@
 """The shipped chignolin model's jump, pinned: same seed, same positions (float32 round-off) across refactors."""
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "pinned"
+from helpers import FIXTURES
+
+FIXTURE = FIXTURES / "pinned"
 
 
 def _maker():

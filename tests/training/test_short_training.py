@@ -22,8 +22,7 @@ from openmm_equijump.model.sampler import SamplerConfig
 from openmm_equijump.training.config import DatasetConfig, TrainConfig
 from openmm_equijump.training.loop import train
 
-from conftest import SHIPPED
-from test_train import read_losses
+from helpers import SHIPPED, read_losses
 
 STEPS = 300
 SAMPLERS = [SamplerConfig(latent_steps=50), SamplerConfig(latent_steps=20, mode="ode")]

@@ -22,12 +22,11 @@ from openmm_equijump.cli.simulate import main
 from openmm_equijump.jobs.rollout import run_batch
 from openmm_equijump.jobs.simulate import DEFAULT_PDB, SimulateConfig, SimulateError, simulate
 
-from conftest import structure_file
+from helpers import ROOT, bad_input, structure_file
 
-from cli_checks import bad_input
-from test_replicas import BlowsUpOnSeed
+from openmm_equijump.testing import BlowsUpOnSeed
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = ROOT / "examples"
 JUMPS, REPLICAS, LATENT_STEPS = 4, 2, 3
 
 

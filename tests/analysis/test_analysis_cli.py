@@ -6,8 +6,7 @@ import mdtraj as md
 from openmm_equijump.analysis.plots import FIGURES
 from openmm_equijump.cli.analyze import main
 
-from cli_checks import bad_input
-from conftest import SHIPPED
+from helpers import SHIPPED, bad_input
 
 REFERENCE = SHIPPED / "reference"  # heavy atoms of the chignolin MD, 10 ps per frame
 

@@ -14,7 +14,7 @@ from openmm_equijump.protein.vocabulary import SERIOUS_CLASH_OVERLAP_A
 from openmm_equijump.training.data.trajectories import load_protein
 from openmm_equijump.training.geometry import add_covalent_geometry
 
-from conftest import SHIPPED
+from helpers import SHIPPED
 
 
 REFERENCE = SHIPPED / "reference"  # heavy atoms of the chignolin MD, 10 ps per frame

@@ -24,21 +24,15 @@ from openmm_equijump.protein.vocabulary import VOCABULARY
 from openmm_equijump.training.config import DatasetConfig, TrainConfig, load_train_config
 from openmm_equijump.training.loop import LOSSES_NAME, LossLog, learning_rate, load_trained_model, train
 
-from cli_checks import bad_input
-from conftest import SHIPPED
+from helpers import FIXTURES, SHIPPED, bad_input, read_losses
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "train"
+TRAIN_FIXTURES = FIXTURES / "train"
 TINY = ModelConfig(H=4, conditioner_layers=1, header_layers=1, k_neighbors=4, n_radial=4)
 
 
 def tiny_config(datasets, **settings) -> TrainConfig:
     defaults = dict(steps=6, batch_size=2, validation_pairs=4, validate_every=3, checkpoint_every=3, model=TINY)
     return TrainConfig(datasets=datasets, **{**defaults, **settings})
-
-
-def read_losses(path: Path) -> list[dict[str, str]]:
-    with open(path / "losses.csv", newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +131,8 @@ def test_cli_resume_extends_a_run(chignolin, tmp_path, capsys):
 
 def test_several_proteins_and_charmm_gromacs_inputs(chignolin, alpha3d, tmp_path):
     datasets = [alpha3d,
-                DatasetConfig(str(FIXTURES / "chignolin_charmm.psf"), [str(FIXTURES / "chignolin_charmm.dcd")]),
-                DatasetConfig(str(FIXTURES / "chignolin_gromacs.gro"), [str(FIXTURES / "chignolin_gromacs.xtc")],
+                DatasetConfig(str(TRAIN_FIXTURES / "chignolin_charmm.psf"), [str(TRAIN_FIXTURES / "chignolin_charmm.dcd")]),
+                DatasetConfig(str(TRAIN_FIXTURES / "chignolin_gromacs.gro"), [str(TRAIN_FIXTURES / "chignolin_gromacs.xtc")],
                               name="chignolin_gromacs")]
     with pytest.warns(UserWarning, match="too short to give"):  # 14 and 30 frames: no room for validation
         path = train(tiny_config(datasets, steps=3, batch_size=3), tmp_path, progress=False)

@@ -12,7 +12,7 @@ from openmm_equijump.runtime.export import (
 from openmm_equijump.testing import Displacement, RigidRotation
 from openmm_equijump.protein.topology import TopologyError, bind_topology
 
-from conftest import structure_file
+from helpers import structure_file
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 
