@@ -9,7 +9,7 @@ runs the conditioner once on X^t, the headers at every tau_k = k / K, k = 0 .. K
 the eps / gamma singularity).
 The two-sided interpolant's ODE starts from the single point X^t and draws no noise: its jump is the same for
 every seed, a mean-like jump rather than a sample of X^(t + lag) (on a Gaussian jump it has zero spread,
-``tests/test_transports.py``); the transports that start from a prior sample in both modes.
+``tests/model/test_transports.py``); the transports that start from a prior sample in both modes.
 
 The step coefficients of step k depend only on k, so the transport tabulates them (``schedule``) once, on the
 host, when the sampler is built: the latent loop never reads a device value back (no synchronization on an

@@ -12,7 +12,7 @@ a0 = 1e-4, 38 at K = 4 carried a barely trained network's chignolin to hundreds 
 tau = 0 marginal with X^t standing in for the unknown X1 in its 10 % signal share:
 X_0 = A + sqrt(a0) (X^t - A) + sqrt(1 - a0) s Z (a jump moves the structure little next to s). Ancestral
 sampling forgets the error this makes; DDIM carries up to sqrt(a0) = 10 % of the mean displacement X1 - X^t
-into the jump's mean (measured on a Gaussian jump: ``tests/test_transports.py``).
+into the jump's mean (measured on a Gaussian jump: ``tests/model/test_transports.py``).
 
 Sampling on the grid tau_k = k / K from X_0, one DDIM step (Song et al.) from abar_t = abar(tau_k) to
 abar_s = abar(tau_(k+1)):
