@@ -40,10 +40,13 @@ def _canonical_keys(cls: type, data: dict[str, Any], where: str) -> dict[str, An
         raise ConfigError(f"{where}: unknown {cls.__name__} setting(s) {unknown}; known: "
                           f"{sorted(f.name for f in fields(cls))}")
     canonical: dict[str, Any] = {}
+    given_as: dict[str, str] = {}
     for key, value in data.items():
-        if names[key] in canonical:
-            raise ConfigError(f"{where}: {key!r} and {names[key]!r} name the same {cls.__name__} setting; keep one")
-        canonical[names[key]] = value
+        name = names[key]
+        if name in canonical:
+            first, second = sorted((given_as[name], key))
+            raise ConfigError(f"{where}: {first!r} and {second!r} name the same {cls.__name__} setting; keep one")
+        canonical[name], given_as[name] = value, key
     return canonical
 
 
