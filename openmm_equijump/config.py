@@ -84,7 +84,7 @@ def load_yaml(cls: type[C], path: str | Path, overrides: Optional[dict[str, Any]
         raise ConfigError(f"{path} is not valid YAML ({error})") from error
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of {cls.__name__} settings, got {data!r}")
-    return config_from_dict(cls, {**data, **(overrides or {})}, where=str(path))
+    return config_from_dict(cls, {**_canonical_keys(cls, data, str(path)), **(overrides or {})}, where=str(path))
 
 
 def save_yaml(config: Any, path: str | Path) -> Path:

@@ -38,6 +38,7 @@ def test_every_run_config_goes_to_yaml_and_back(config, tmp_path):
 def test_renamed_keys_are_read_under_their_old_names(tmp_path):
     (tmp_path / "md.yaml").write_text(yaml.safe_dump({"pdb": "/p.pdb", "temperature": 300.0}))
     assert load_yaml(MDConfig, tmp_path / "md.yaml").temperature_K == 300.0
+    assert load_yaml(MDConfig, tmp_path / "md.yaml", {"temperature_K": 310.0}).temperature_K == 310.0
     (tmp_path / "train.yaml").write_text(yaml.safe_dump({"interpolant": {"kind": "one_sided"}}))
     assert load_yaml(TrainConfig, tmp_path / "train.yaml").transport.kind == "one_sided"
     (tmp_path / "both.yaml").write_text(yaml.safe_dump({"interpolant": {}, "transport": {}}))
