@@ -13,9 +13,10 @@ from openmm_equijump.trajectory_files import frame_interval_ps as file_frame_int
 from openmm_equijump.training.data.trajectories import TrajectoryError, load_protein, resolved_frame_interval_ps
 from openmm_equijump.protein.topology import TopologyError
 
-from helpers import FIXTURES, structure_file
+from helpers import FIXTURES, SHIPPED, structure_file
 
 TRAIN_FIXTURES = FIXTURES / "train"
+REFERENCE = SHIPPED / "reference"
 SEEDS = (1, 2, 101)
 
 
@@ -25,8 +26,9 @@ def md(shared_data) -> Path:
 
 
 @pytest.fixture(scope="module")
-def chignolin(md):
-    return load_protein(md / "chignolin_amber14.pdb", [md / f"chignolin_obc2_350K_seed{s}.dcd" for s in SEEDS])
+def chignolin():
+    """The chignolin MD shipped as the model's reference (heavy atoms, 10 ps per frame)."""
+    return load_protein(REFERENCE / "heavy_atoms.pdb", [REFERENCE / f"md_seed{s}.xtc" for s in SEEDS])
 
 
 def test_dcd_header_gives_the_frame_interval(md):
@@ -36,8 +38,9 @@ def test_dcd_header_gives_the_frame_interval(md):
     assert file_frame_interval_ps(TRAIN_FIXTURES / "chignolin_charmm.dcd") == 10.0
 
 
-def test_amber_charmm_and_gromacs_files_give_the_same_clouds(md, chignolin):
-    amber = chignolin.trajectories[1]  # seed 2, the source of both fixtures
+def test_amber_charmm_and_gromacs_files_give_the_same_clouds(md):
+    chignolin = load_protein(md / "chignolin_amber14.pdb", [md / "chignolin_obc2_350K_seed2.dcd"])
+    amber = chignolin.trajectories[0]  # seed 2, the source of both fixtures
     for topology, trajectory, tolerance in (("chignolin_charmm.psf", "chignolin_charmm.dcd", 1e-3),
                                             ("chignolin_gromacs.gro", "chignolin_gromacs.xtc", 0.02)):
         protein = load_protein(TRAIN_FIXTURES / topology, [TRAIN_FIXTURES / trajectory])
@@ -91,7 +94,7 @@ def test_frame_interval_from_the_file_or_the_user(tmp_path):
 def test_lag_must_be_a_multiple_of_the_frame_interval(chignolin):
     trajectory = chignolin.trajectories[0]
     assert lag_in_frames(trajectory, 100.0) == 10
-    with pytest.raises(TrajectoryError, match=r"seed1\.dcd.*25 ps is not a whole multiple of .* 10 ps"):
+    with pytest.raises(TrajectoryError, match=r"seed1\.xtc.*25 ps is not a whole multiple of .* 10 ps"):
         lag_in_frames(trajectory, 25.0)
 
 
@@ -136,8 +139,8 @@ def test_split_is_by_whole_trajectory(chignolin):
     assert all((s.start, s.stop) == (0, chignolin.trajectories[s.trajectory].n_frames) for s in train + validation)
 
 
-def test_single_trajectory_split_keeps_pairs_apart(md):
-    protein = load_protein(md / "chignolin_amber14.pdb", [md / "chignolin_obc2_350K_seed2.dcd"])
+def test_single_trajectory_split_keeps_pairs_apart():
+    protein = load_protein(REFERENCE / "heavy_atoms.pdb", [REFERENCE / "md_seed2.xtc"])
     train, validation = split_by_trajectory([protein], 0.2, 100.0, seed=0)
     assert (train[0].start, train[0].stop, validation[0].start, validation[0].stop) == (0, 240, 240, 300)
     train_pairs = TransitionPairs([protein], train, 100.0)
