@@ -24,7 +24,8 @@ def consecutive_calpha_pairs(topology: md.Topology) -> np.ndarray:
 def chain_and_contacts_A(trajectory: md.Trajectory) -> tuple[np.ndarray, np.ndarray]:
     """Per frame: the consecutive C-alpha distances (frames, pairs) and the closest heavy-atom pair (frames,),
     in A, ignoring any periodic box."""
-    ca_ca = md.compute_distances(trajectory, consecutive_calpha_pairs(trajectory.topology), periodic=False) * ANGSTROM_PER_NM
+    pairs_ca = consecutive_calpha_pairs(trajectory.topology)
+    ca_ca = md.compute_distances(trajectory, pairs_ca, periodic=False) * ANGSTROM_PER_NM
     heavy = trajectory.topology.select("not element H")
     pairs = np.array([(i, j) for n, i in enumerate(heavy) for j in heavy[n + 1:]])
     return ca_ca, md.compute_distances(trajectory, pairs, periodic=False).min(axis=1) * ANGSTROM_PER_NM

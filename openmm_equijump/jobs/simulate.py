@@ -1,4 +1,4 @@
-"""The main job: EquiJump through ``openmm.app.Simulation`` (``python -m openmm_equijump.simulate``, ``cli.simulate``).
+"""The main job: EquiJump through ``openmm.app.Simulation`` (``python -m openmm_equijump.simulate``).
 
 With no argument it simulates the shipped chignolin structure with the shipped ``chignolin`` model, measures
 OpenMM MD of the same System in the same run, and compares the jumps with the reference MD that ships with
@@ -12,8 +12,8 @@ Replica r starts from the structure's positions and is the trajectory of an ``Eq
 hydrogen mass 4 amu -- the System the MD yardstick runs). How the replicas are run is ``--batch-size B``
 (default: all replicas in one batch):
 
-- B > 1: B replicas at a time through ``runtime.replicas.iterate_replicas`` (``rollout.run_batch``), one call of the jump module per jump
-  for the whole batch (on ``--device``). Each replica's jumps use its own seed, so replica r is the
+- B > 1: B replicas at a time through ``runtime.replicas.iterate_replicas`` (``rollout.run_batch``), one call
+  of the jump module per jump for the whole batch (on ``--device``). Each replica's jumps use its own seed, so replica r is the
   trajectory the integrator seeded ``seed + r`` would make, to float32 round-off (``replicas``).
 - B = 1 (and a single replica): each replica is an ``openmm.app.Simulation`` with the ``EquiJumpIntegrator``
   (the C++ plugin) and DCD / StateData reporters, one after the other (``rollout.run_replica``).
@@ -23,8 +23,8 @@ simulated), ``replica_<r>.dcd`` (one frame per jump; its header carries the jump
 (as StateDataReporter writes it: step, time, potential energy, speed, and with B = 1 the temperature of the
 velocities the integrator draws after each jump; a batched replica has no velocities, so no temperature
 column, and its potential energies come from one Context shared by all replicas),
-``simulate_config.yaml`` (``--config`` reads it back), ``summary.json`` and, when the model ships reference MD of this protein
-(``pretrained/<name>/reference/``), ``analysis/``: the TIC1 x TIC2 free-energy surface of the jumps against
+``simulate_config.yaml`` (``--config`` reads it back), ``summary.json`` and, when the model ships reference MD
+of this protein (``pretrained/<name>/reference/``), ``analysis/``: the TIC1 x TIC2 free-energy surface of the jumps against
 that reference, the other figures of ``python -m openmm_equijump.analyze`` and its ``metrics.json``.
 
 Speed is reported as a ratio: EquiJump's simulated ns/day over OpenMM MD's ns/day of the same

@@ -131,8 +131,10 @@ def test_cli_resume_extends_a_run(chignolin, tmp_path, capsys):
 
 def test_several_proteins_and_charmm_gromacs_inputs(chignolin, alpha3d, tmp_path):
     datasets = [alpha3d,
-                DatasetConfig(str(TRAIN_FIXTURES / "chignolin_charmm.psf"), [str(TRAIN_FIXTURES / "chignolin_charmm.dcd")]),
-                DatasetConfig(str(TRAIN_FIXTURES / "chignolin_gromacs.gro"), [str(TRAIN_FIXTURES / "chignolin_gromacs.xtc")],
+                DatasetConfig(str(TRAIN_FIXTURES / "chignolin_charmm.psf"),
+                              [str(TRAIN_FIXTURES / "chignolin_charmm.dcd")]),
+                DatasetConfig(str(TRAIN_FIXTURES / "chignolin_gromacs.gro"),
+                              [str(TRAIN_FIXTURES / "chignolin_gromacs.xtc")],
                               name="chignolin_gromacs")]
     with pytest.warns(UserWarning, match="too short to give"):  # 14 and 30 frames: no room for validation
         path = train(tiny_config(datasets, steps=3, batch_size=3), tmp_path, progress=False)

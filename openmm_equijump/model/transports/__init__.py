@@ -24,4 +24,5 @@ def make_transport(config: TransportConfig) -> Transport:
     return TRANSPORTS[config.kind](config)
 
 
-__all__ = ["TransportConfig", "make_transport", "TRANSPORTS", "Transport", "TwoSidedInterpolant", "OneSidedInterpolant", "FlowMatching", "DDPM"]
+__all__ = ["DDPM", "TRANSPORTS", "FlowMatching", "OneSidedInterpolant", "Transport", "TransportConfig",
+           "TwoSidedInterpolant", "make_transport"]
