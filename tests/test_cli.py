@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from helpers import SHIPPED, bad_input
-from openmm_equijump.cli import analyze, evaluate, md, simulate, train
+from openmm_equijump.cli import analyze, command, evaluate, md, simulate, train
 
 TRAINING = SHIPPED / "training_md"
 REFERENCE = SHIPPED / "reference"
@@ -89,3 +89,13 @@ def test_analyze(tmp_path, capsys):
     assert "AnalysisSettings.n_bins must be >= 1" in bad_input(
         analyze.main, [*files, "--generated", REFERENCE / "md_seed1.xtc", "--n-bins", "0"], capsys)
     assert "the following arguments are required: --generated" in bad_input(analyze.main, files, capsys)
+
+
+def test_a_bug_keeps_its_traceback():
+    @command
+    def broken(argv):
+        raise RuntimeError("not bad input: a bug")
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        broken([])
+
