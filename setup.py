@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from setuptools import Extension, find_packages, setup
+from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
@@ -61,17 +61,9 @@ class BuildCMakePlugin(build_ext):
             subprocess.run(["cmake", "--install", str(CMAKE_BUILD_DIR), "--prefix", str(target)], check=True, env=env)
 
 
+# Name, version, dependencies, console scripts and package data: pyproject.toml ([project]).
 setup(
-    name="openmm-equijump",
-    version="0.1.0",
-    description="OpenMM plugin that advances proteins by learned EquiJump jumps, and the code to train them",
-    python_requires=">=3.10",
-    packages=find_packages(include=["openmm_equijump", "openmm_equijump.*"]),
-    # Shipped models: weights, model cards, structures and the reference MD the main job compares against.
-    package_data={"openmm_equijump": ["pretrained/*/*.pt", "pretrained/*/*.md", "pretrained/*/*.pdb",
-                                      "pretrained/*/*.yaml", "pretrained/*/reference/*"]},
     ext_modules=[CMakeExtension("openmm_equijump._plugin._equijump", ROOT / "src_cpp")],
     cmdclass={"build_ext": BuildCMakePlugin},
-    install_requires=["torch", "openmm", "numpy"],
     zip_safe=False,
 )

@@ -26,9 +26,9 @@ import torch
 from openmm import unit
 from openmm.app import PDBFile, Topology
 
-from openmm_equijump.export import jump_module_bytes
-from openmm_equijump.integrator import EquiJumpIntegrator
-from openmm_equijump.topology import bind_topology
+from openmm_equijump.runtime.export import jump_module_bytes
+from openmm_equijump.runtime.integrator import EquiJumpIntegrator
+from openmm_equijump.protein.topology import bind_topology
 
 CHIGNOLIN = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "md" / "chignolin_amber14.pdb"
 
@@ -155,9 +155,9 @@ def first_jumps(pdb: PDBFile, latent_steps: int, hidden: int, calls: int = 3) ->
     """
     import e3nn.util.jit
 
-    from openmm_equijump.export import export_jump_module, load_jump_module
-    from openmm_equijump.model import EquiJumpModel, ModelConfig
-    from openmm_equijump.sampler import JumpSampler, SamplerConfig
+    from openmm_equijump.runtime.export import export_jump_module, load_jump_module
+    from openmm_equijump.model.network import EquiJumpModel, ModelConfig
+    from openmm_equijump.model.sampler import JumpSampler, SamplerConfig
 
     torch.manual_seed(0)
     sampler = JumpSampler(EquiJumpModel(ModelConfig(H=hidden)), SamplerConfig(latent_steps=latent_steps))

@@ -2,7 +2,7 @@
 
     python bench/bench_model.py [--hidden 16 32] [--latent-steps 100] [--replicas 1 8] [--device cpu]
 
-For chignolin (10 residues) and alpha3D (73 residues, ../shared/data/structures/a3d_amber14.pdb), untrained
+For chignolin (10 residues) and alpha3D (73 residues, a3d_amber14.pdb of the development data), untrained
 weights of the paper's depth (conditioner 6, headers 4 blocks), TorchScript with graph-executor optimization
 off (as the C++ plugin runs it): one header forward (best of 5 rounds of 5), the first jump (what a new
 Context pays) and a steady jump (best of 2), and the ratio of a steady jump to its n x latent_steps header
@@ -21,13 +21,13 @@ import torch
 from e3nn.util.jit import script
 from openmm.app import PDBFile
 
-from openmm_equijump.interpolants import PARAMETERIZATIONS, InterpolantConfig
-from openmm_equijump.md import md_ns_per_day
-from openmm_equijump.model import EquiJumpModel, ModelConfig
-from openmm_equijump.nn.network import tau_embedding
-from openmm_equijump.sampler import JumpSampler, SamplerConfig
-from openmm_equijump.tensorcloud import tensor_cloud_from_positions
-from openmm_equijump.topology import bind_topology
+from openmm_equijump.model.transports.config import PARAMETERIZATIONS, TransportConfig
+from openmm_equijump.md.reference import md_ns_per_day
+from openmm_equijump.model.network import EquiJumpModel, ModelConfig
+from openmm_equijump.model.nn.network import tau_embedding
+from openmm_equijump.model.sampler import JumpSampler, SamplerConfig
+from openmm_equijump.protein.tensorcloud import tensor_cloud_from_positions
+from openmm_equijump.protein.topology import bind_topology
 
 STRUCTURES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "structures"
 PROTEINS = {"chignolin": "chignolin_amber14.pdb", "alpha3D": "a3d_amber14.pdb"}
@@ -80,11 +80,11 @@ def main() -> None:
             P, V, S, mask = tensor_cloud(STRUCTURES / file, R, args.device)
             N = P.shape[1]
             torch.manual_seed(0)
-            model = EquiJumpModel(ModelConfig(H=H), InterpolantConfig(parameterization=args.parameterization))
+            model = EquiJumpModel(ModelConfig(H=H), TransportConfig(parameterization=args.parameterization))
             model = model.to(args.device)
             sampler = script(JumpSampler(model, SamplerConfig(latent_steps=args.latent_steps)), in_place=False)
             n_headers = len(model.network.headers)
-            header = model.network.headers[f"{model.interpolant.outputs[0]}_V"]
+            header = model.network.headers[f"{model.transport.outputs[0]}_V"]
             residue_mask = torch.ones(R, N, dtype=torch.bool, device=args.device)
             with torch.no_grad():
                 h = sampler.model.condition(P, V, S.expand(R, N), mask.expand(R, N, 13), residue_mask)

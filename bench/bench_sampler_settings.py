@@ -17,8 +17,8 @@ import json
 from pathlib import Path
 
 from openmm_equijump.analysis.compare import CHEMISTRY, OBSERVABLES
-from openmm_equijump.evaluate import EvaluateConfig, evaluate
-from openmm_equijump.sampler import SamplerConfig
+from openmm_equijump.jobs.evaluate import EvaluateConfig, evaluate
+from openmm_equijump.model.sampler import SamplerConfig
 
 COLUMNS = list(OBSERVABLES) + list(CHEMISTRY)
 

@@ -3,8 +3,8 @@
     OMP_NUM_THREADS=1 python bench/bench_throughput.py [--batch-sizes 1 8 32] [--latent-steps 100 30]
         [--hidden 16 32 | --model chignolin] [--device cpu] [--threads 1] [--md-seconds 3] [--max-jump-s 30]
 
-For chignolin (10 residues) and alpha3D (73 residues) from ../shared/data/structures, in one run:
-- OpenMM MD ns/day on ``--threads`` CPU threads (or ``--md-platform``): implicit solvent as DESIGN.md sets it
+For chignolin (10 residues) and alpha3D (73 residues) from the development data (README, "Tests"), in one run:
+- OpenMM MD ns/day on ``--threads`` CPU threads (or ``--md-platform``): implicit solvent as ``md.reference`` sets it
   up (``md.md_ns_per_day``: amber14 + OBC2 as the native GBSAOBCForce, no cutoff, HBonds, hydrogen mass 4 amu,
   4 fs) and, for reference, explicit TIP3P (amber14 + tip3p, 1 nm padding, neutralizing ions, PME with 1 nm
   cutoff, HBonds, hydrogen mass 4 amu, 4 fs, LangevinMiddle), both from a briefly minimized start.
@@ -31,11 +31,11 @@ import openmm.app as app
 import openmm.unit as unit
 import torch
 
-from openmm_equijump.export import export_jump_module
-from openmm_equijump.md import md_ns_per_day, system_ns_per_day
-from openmm_equijump.model import EquiJumpModel, ModelConfig
-from openmm_equijump.models import load_model, load_trained
-from openmm_equijump.sampler import JumpSampler, SamplerConfig
+from openmm_equijump.runtime.export import export_jump_module
+from openmm_equijump.md.reference import md_ns_per_day, system_ns_per_day
+from openmm_equijump.model.network import EquiJumpModel, ModelConfig
+from openmm_equijump.runtime.load import load_model, load_trained
+from openmm_equijump.model.sampler import JumpSampler, SamplerConfig
 
 STRUCTURES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "structures"
 PROTEINS = {"chignolin": "chignolin_amber14.pdb", "alpha3D": "a3d_amber14.pdb"}
@@ -121,7 +121,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.model:
-        hidden = [load_trained(args.model)[1].model.H]
+        hidden = [load_trained(args.model).model_config.H]
     else:
         hidden = args.hidden
     print(f"jump module on {args.device}, torch {args.threads} thread(s); OpenMM MD on {args.md_platform} "

@@ -1,6 +1,6 @@
 """Training throughput: optimizer steps per second of the full EquiJump model (paper depths: conditioner 6,
 headers 4) for chignolin (10 residues, the shared reference MD) and alpha3D (73 residues, frames wiggled
-by 0.1 A around ../shared/data/structures/a3d_amber14.pdb: no MD of it is needed to time a step), at
+by 0.1 A around a3d_amber14.pdb of the development data (README, "Tests"): no MD of it is needed to time a step), at
 H = 16 and 32, batch 1 and 8, on CUDA when present, else the CPU.
 
 Each setting runs its steps (after warm-up steps) in rounds alternating with the others, and the medians are
@@ -21,11 +21,11 @@ import mdtraj
 import numpy as np
 import torch
 
-from openmm_equijump.data.pairs import TransitionPairs, split_by_trajectory
-from openmm_equijump.data.trajectories import load_protein
-from openmm_equijump.interpolants import InterpolantConfig
-from openmm_equijump.model import EquiJumpModel, ModelConfig
-from openmm_equijump.train import optimizer_step
+from openmm_equijump.training.data.pairs import TransitionPairs, split_by_trajectory
+from openmm_equijump.training.data.trajectories import load_protein
+from openmm_equijump.model.transports import TransportConfig
+from openmm_equijump.model.network import EquiJumpModel, ModelConfig
+from openmm_equijump.training.loop import optimizer_step
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -61,7 +61,7 @@ def main() -> None:
     runs = {}
     for name, H, B in settings:
         torch.manual_seed(0)
-        model = EquiJumpModel(ModelConfig(H=H), InterpolantConfig()).to(device)
+        model = EquiJumpModel(ModelConfig(H=H), TransportConfig()).to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         generator = torch.Generator(device).manual_seed(0)
         draw = torch.Generator().manual_seed(0)

@@ -23,11 +23,11 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 import mdtraj  # noqa: E402
 import numpy as np  # noqa: E402
 
-from openmm_equijump.analysis import compare_dynamics, load_ensemble  # noqa: E402
-from openmm_equijump.analysis.plots import write_figures  # noqa: E402
-from openmm_equijump.analysis.report import summary_table, write_metrics  # noqa: E402
+from openmm_equijump.analysis import AnalysisSettings  # noqa: E402
+from openmm_equijump.analysis.report import summary_table  # noqa: E402
+from openmm_equijump.analysis.run import analyse_files  # noqa: E402
 from openmm_equijump.analysis.stability import stability_report  # noqa: E402
-from openmm_equijump.models import reference_md  # noqa: E402
+from openmm_equijump.runtime.load import reference_md  # noqa: E402
 
 REFERENCE_TOPOLOGY, REFERENCE = reference_md("chignolin")
 
@@ -64,13 +64,8 @@ def main(argv=None):
     figure.savefig(out / "rmsd_vs_time.png", dpi=110)
     (out / "stability.json").write_text(json.dumps(checks, indent=1))
 
-    reference_topology = mdtraj.load_topology(args.reference_topology)
-    reference = load_ensemble(args.reference, args.reference_topology, reference_topology,
-                              args.reference_frame_ps, "reference")
-    generated = load_ensemble(summary["trajectories"], topology_file, reference_topology)
-    metrics = compare_dynamics(reference, generated, native)
-    write_metrics(metrics, out / "metrics.json")
-    write_figures(metrics, out)
+    metrics, _ = analyse_files(args.reference_topology, args.reference, summary["trajectories"], topology_file,
+                               topology_file, out, AnalysisSettings(reference_frame_ps=args.reference_frame_ps))
     print(summary_table(metrics))
     print(f"EquiJump {summary['equijump_ns_per_day']:.0f} ns/day"
           + (f", {summary['ratio']:.2f} x OpenMM MD" if summary["ratio"] else "")

@@ -1,9 +1,9 @@
 """The paper's transport comparison (its Table 1) on chignolin: DDPM, flow matching, the one-sided and the
 two-sided interpolant, same network, same data, same budget.
 
-For every transport and every sigma_P^2 it trains a model (``openmm_equijump.train``), rolls it out from the
+For every transport and every sigma_P^2 it trains a model (``openmm_equijump.training.loop``), rolls it out from the
 native structure in a batch of replicas and compares the jumps with reference MD it has not seen
-(``openmm_equijump.evaluate``: TICA, MSM reweighting, Jensen-Shannon divergences), then writes
+(``openmm_equijump.jobs.evaluate``: TICA, MSM reweighting, Jensen-Shannon divergences), then writes
 ``<out>/report.md`` (the table: MSM-reweighted JS divergence of TIC1, TIC2, RMSD, GDT, Rg and FNC per transport
 and sigma_P^2, the reference's noise floor beside them, and how many replicas blew up: ``analysis.stability``)
 and ``<out>/report.json``. Each run keeps its own folder
@@ -32,13 +32,14 @@ from pathlib import Path
 import mdtraj
 
 from openmm_equijump.analysis.compare import OBSERVABLES
-from openmm_equijump.evaluate import EvaluateConfig, evaluate
-from openmm_equijump.interpolants import InterpolantConfig
-from openmm_equijump.model import ModelConfig
-from openmm_equijump.models import PRETRAINED_DIR, reference_md
-from openmm_equijump.sampler import SamplerConfig
-from openmm_equijump.train import DatasetConfig, TrainConfig, train
-from openmm_equijump.transports import TRANSPORTS
+from openmm_equijump.jobs.evaluate import EvaluateConfig, evaluate
+from openmm_equijump.model.transports import TransportConfig
+from openmm_equijump.model.network import ModelConfig
+from openmm_equijump.runtime.load import PRETRAINED_DIR, reference_md
+from openmm_equijump.model.sampler import SamplerConfig
+from openmm_equijump.training.config import DatasetConfig, TrainConfig
+from openmm_equijump.training.loop import train
+from openmm_equijump.model.transports import TRANSPORTS
 
 CHIGNOLIN = PRETRAINED_DIR / "chignolin"
 #: the paper's order of Table 1
@@ -62,7 +63,7 @@ def run_one(kind: str, sigma_P: float, args: argparse.Namespace, folder: Path) -
             steps=args.steps, batch_size=args.batch_size, validate_every=max(args.steps // 4, 1),
             checkpoint_every=args.steps, seed=args.seed, temperature_K=350.0,
             model=ModelConfig(H=args.H, conditioner_layers=args.conditioner_layers, header_layers=args.header_layers),
-            interpolant=InterpolantConfig(kind=kind, sigma_P=sigma_P, sigma_V=1.0))
+            transport=TransportConfig(kind=kind, sigma_P=sigma_P, sigma_V=1.0))
         try:
             train(config, folder / "train", progress=False)
         except FloatingPointError as error:  # a transport that diverges within the budget is a result too

@@ -16,8 +16,8 @@ import sys
 from openmm.app import DCDReporter, PDBFile, Simulation, StateDataReporter
 
 from openmm_equijump import EquiJumpIntegrator, load_model
-from openmm_equijump.md import native_obc2_system
-from openmm_equijump.models import PRETRAINED_DIR
+from openmm_equijump.md.reference import native_obc2_system
+from openmm_equijump.runtime.load import PRETRAINED_DIR
 
 
 def main(argv=None):

@@ -2,7 +2,7 @@
 
     python examples/train_on_your_trajectories.py                # the chignolin MD shipped with the package
     python examples/train_on_your_trajectories.py --topology protein.pdb --structure protein_h.pdb \\
-        --train run1.dcd run2.dcd --held-out run3.dcd --frame-ps 10 --temperature 350 --steps 20000 --out mine
+        --train run1.dcd run2.dcd --held-out run3.dcd --frame-ps 10 --temperature-k 350 --steps 20000 --out mine
 
 Inputs: the topology of your trajectories (hydrogens and solvent may be there or not: the model learns the
 protein heavy atoms), trajectories to train on, one or more trajectories held out for the comparison (never
@@ -22,15 +22,15 @@ number of steps that make a useful one.
 import argparse
 from pathlib import Path
 
-import mdtraj
 
-from openmm_equijump.analysis import compare_dynamics, load_ensemble
-from openmm_equijump.analysis.plots import write_figures
-from openmm_equijump.analysis.report import summary_table, write_metrics
-from openmm_equijump.model import ModelConfig
-from openmm_equijump.models import PRETRAINED_DIR
-from openmm_equijump.simulate import SimulateConfig, simulate
-from openmm_equijump.train import DatasetConfig, TrainConfig, train
+from openmm_equijump.analysis import AnalysisSettings
+from openmm_equijump.analysis.report import summary_table
+from openmm_equijump.analysis.run import analyse_files
+from openmm_equijump.model.network import ModelConfig
+from openmm_equijump.runtime.load import PRETRAINED_DIR
+from openmm_equijump.jobs.simulate import SimulateConfig, simulate
+from openmm_equijump.training.config import DatasetConfig, TrainConfig
+from openmm_equijump.training.loop import train
 
 CHIGNOLIN = PRETRAINED_DIR / "chignolin"
 
@@ -45,7 +45,7 @@ def main(argv=None):
     parser.add_argument("--structure", default=str(CHIGNOLIN / "structure.pdb"),
                         help="simulation-ready start structure (hydrogens, amber14 names)")
     parser.add_argument("--frame-ps", type=float, help="frame interval of the trajectories, when not in the files")
-    parser.add_argument("--temperature", type=float, default=350.0, help="K of your MD")
+    parser.add_argument("--temperature-k", dest="temperature", type=float, default=350.0, help="K of your MD")
     parser.add_argument("--steps", type=int, default=300, help="training steps")
     parser.add_argument("--jumps", type=int, default=50, help="jumps of 100 ps after training")
     parser.add_argument("--out", type=Path, default=Path("equijump_trained"))
@@ -60,12 +60,9 @@ def main(argv=None):
     summary = simulate(SimulateConfig(pdb=args.structure, model=str(args.out / "model"), jumps=args.jumps,
                                       out=str(args.out / "jumps"), latent_steps=20, compare=False))
 
-    reference_topology = mdtraj.load_topology(args.topology)
-    held_out = load_ensemble(args.held_out, args.topology, reference_topology, args.frame_ps, "reference")
-    jumps = load_ensemble(summary["trajectories"], args.out / "jumps" / "topology.pdb", reference_topology)
-    metrics = compare_dynamics(held_out, jumps, mdtraj.load(args.structure))
-    write_metrics(metrics, args.out / "analysis" / "metrics.json")
-    write_figures(metrics, args.out / "analysis")
+    metrics, _ = analyse_files(args.topology, args.held_out, summary["trajectories"],
+                               args.out / "jumps" / "topology.pdb", args.structure, args.out / "analysis",
+                               AnalysisSettings(reference_frame_ps=args.frame_ps))
     print(summary_table(metrics))
     print(f"model: {args.out / 'model'}; jumps: {args.out / 'jumps'}; analysis: {args.out / 'analysis'}")
 

@@ -1,7 +1,7 @@
 """``python -m openmm_equijump``: the main job, ``python -m openmm_equijump.simulate`` (same options)."""
 import sys
 
-from .simulate import main
+from .cli.simulate import main
 
 if __name__ == "__main__":
     sys.exit(main())

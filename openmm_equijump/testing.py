@@ -1,6 +1,7 @@
-"""Transitions with a checkable result, for testing the jump module and the plugin (not models of dynamics).
+"""Helpers for testing: transitions with a checkable result (for the jump module and the plugin; not models of
+dynamics), random rotations and random padded tensor clouds.
 
-Both implement the transition interface of ``export``:
+The transitions implement the transition interface of ``export``:
 ``forward(P (R, N, 3) A, V (R, N, 13, 3) A, S (N,) int64, mask (N, 13) bool, seeds: List[int]) -> (P', V')``
 and are scriptable.
 """
@@ -67,3 +68,43 @@ class Displacement(nn.Module):
     def forward(self, P: torch.Tensor, V: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,
                 seeds: List[int]) -> Tuple[torch.Tensor, torch.Tensor]:
         return P + self.shift.to(P.dtype), V
+
+
+class BlowsUpOnSeed(nn.Module):
+    """RigidRotation, except that a replica whose seed is ``bad_seed`` comes back NaN."""
+
+    def __init__(self, bad_seed: int):
+        super().__init__()
+        self.rotation = RigidRotation()
+        self.bad_seed = bad_seed
+
+    def forward(self, P: torch.Tensor, V: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,
+                seeds: List[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+        P1, V1 = self.rotation(P, V, S, mask, seeds)
+        bad = torch.tensor([seed == self.bad_seed for seed in seeds], dtype=torch.bool, device=P.device)
+        return torch.where(bad[:, None, None], torch.full_like(P1, float("nan")), P1), V1
+
+
+def random_rotation(seed: int) -> torch.Tensor:
+    """A proper rotation matrix (3, 3) float64, det +1."""
+    g = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(torch.randn(3, 3, generator=g, dtype=torch.float64))
+    return q * torch.sign(torch.linalg.det(q))
+
+
+def random_cloud(B: int, N: int, seed: int = 0):
+    """A protein-like padded batch: P a ~3.8 A random walk (B, N, 3), V (B, N, 13, 3), S (B, N), mask (B, N, 13),
+    residue_mask (B, N) with the last two residues of protein 1 padded (their P, V hold garbage)."""
+    g = torch.Generator().manual_seed(seed)
+    steps = torch.randn(B, N, 3, generator=g, dtype=torch.float64)
+    length = 3.8 + 0.2 * torch.rand(B, N, 1, generator=g, dtype=torch.float64)  # no tied distances
+    P = torch.cumsum(length * steps / steps.norm(dim=-1, keepdim=True), dim=1)
+    mask = torch.rand(B, N, 13, generator=g) < 0.6
+    mask[..., :3] = True
+    V = 1.5 * torch.randn(B, N, 13, 3, generator=g, dtype=torch.float64) * mask.unsqueeze(-1)
+    S = torch.randint(0, 21, (B, N), generator=g)
+    residue_mask = torch.ones(B, N, dtype=torch.bool)
+    if B > 1:
+        residue_mask[1, -2:] = False
+        mask[1, -2:] = False
+    return P, V, S, mask, residue_mask

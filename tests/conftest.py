@@ -1,23 +1,22 @@
-"""Shared fixtures: where the read-only development data lives, and a tiny trained model."""
+"""Fixtures: the development data (skipped without it) and a tiny model trained on the shipped chignolin MD."""
 import shutil
 from pathlib import Path
 
 import mdtraj
 import pytest
 
-from openmm_equijump.model import ModelConfig
-from openmm_equijump.models import PRETRAINED_DIR
-from openmm_equijump.train import DatasetConfig, TrainConfig, train
+from openmm_equijump.model.network import ModelConfig
+from openmm_equijump.training.config import DatasetConfig, TrainConfig
+from openmm_equijump.training.loop import train
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+from helpers import SHARED_DATA, SHIPPED
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """``../shared/data`` beside the checkout (structures/ and md/)."""
+    """The development data beside the checkout (structures/ and md/: README, "Tests")."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA}")
+        pytest.skip(f"development data not found at {SHARED_DATA}")
     return SHARED_DATA
 
 
@@ -37,17 +36,17 @@ TINY = ModelConfig(H=4, conditioner_layers=1, header_layers=1, k_neighbors=4, n_
 
 
 @pytest.fixture(scope="session")
-def tiny_model(shared_data, tmp_path_factory) -> Path:
-    """A tiny model trained for a few steps on the shared chignolin MD, in a folder shaped like a shipped
-    model (model.pt) with the shipped chignolin reference MD beside it."""
-    md = shared_data / "md"
-    config = TrainConfig(datasets=[DatasetConfig(str(md / "chignolin_amber14.pdb"),
-                                                 [str(md / f"chignolin_obc2_350K_seed{s}.dcd") for s in (1, 2)])],
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny model trained for a few steps on the shipped chignolin training MD, in a folder shaped like a
+    shipped model (model.pt) with the shipped chignolin reference MD beside it."""
+    md = SHIPPED / "training_md"
+    config = TrainConfig(datasets=[DatasetConfig(str(md / "heavy_atoms.pdb"),
+                                                 [str(md / f"md_seed{s}.xtc") for s in (1003, 1004)])],
                          steps=4, batch_size=2, validation_pairs=4, validate_every=4, checkpoint_every=4,
                          temperature_K=350.0, model=TINY)
     run = tmp_path_factory.mktemp("tiny_run")
     checkpoint = train(config, run, progress=False)
     folder = tmp_path_factory.mktemp("tiny_shipped")
     shutil.copy(checkpoint, folder / "model.pt")
-    shutil.copytree(PRETRAINED_DIR / "chignolin" / "reference", folder / "reference")
+    shutil.copytree(SHIPPED / "reference", folder / "reference")
     return folder

@@ -14,8 +14,9 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from ..covalent import VDW_RADIUS_A
-from .observables import NM_TO_A
+from ..protein.vocabulary import VDW_RADIUS_A
+from ..units import ANGSTROM_PER_NM
+from .frames import AnalysisInputError
 
 
 @dataclass
@@ -38,7 +39,7 @@ def bond_graph(topology: md.Topology, clash_overlap_A: float) -> BondGraph:
         topology.create_standard_bonds()
     bonds = np.array([(a.index, b.index) for a, b in topology.bonds], dtype=int)
     if len(bonds) == 0:
-        raise ValueError("the reference topology has no bonds between heavy atoms; use a PDB or PSF "
+        raise AnalysisInputError("the reference topology has no bonds between heavy atoms; use a PDB or PSF "
                          "with standard residue and atom names")
     n = topology.n_atoms
     neighbours: list[list[int]] = [[] for _ in range(n)]
@@ -63,7 +64,7 @@ def bond_graph(topology: md.Topology, clash_overlap_A: float) -> BondGraph:
 
 def bond_lengths_A(trajectory: md.Trajectory, graph: BondGraph) -> np.ndarray:
     """(n_frames, n_bonds) heavy-atom bond lengths, A."""
-    return md.compute_distances(trajectory, graph.bonds, periodic=False) * NM_TO_A
+    return md.compute_distances(trajectory, graph.bonds, periodic=False) * ANGSTROM_PER_NM
 
 
 def bond_angles_deg(trajectory: md.Trajectory, graph: BondGraph) -> np.ndarray:
@@ -76,6 +77,6 @@ def clash_counts(trajectory: md.Trajectory, graph: BondGraph, chunk_frames: int 
     counts = []
     for start in range(0, trajectory.n_frames, chunk_frames):
         chunk = trajectory[start:start + chunk_frames]
-        distances = md.compute_distances(chunk, graph.clash_pairs, periodic=False) * NM_TO_A
+        distances = md.compute_distances(chunk, graph.clash_pairs, periodic=False) * ANGSTROM_PER_NM
         counts.append((distances < graph.clash_distance_A).sum(axis=1))
     return np.concatenate(counts) if counts else np.zeros(0, dtype=int)

@@ -3,11 +3,11 @@
 The analysis works on the protein heavy atoms only: a generated run may lack hydrogens, solvent or
 ions, and may come with its own topology in another force field's dialect. Atoms are matched by
 (protein chain ordinal, residue ordinal in that chain, residue name, atom name), after mapping
-force-field variants to their parent names with the project's alias tables (openmm_equijump.topology:
+force-field variants to their parent names with the project's alias tables (``protein.vocabulary``:
 HIE -> HIS, CHARMM ILE CD -> CD1, OT1 -> O, ...).
 
 Frame intervals are in ps and come from the files themselves. mdtraj reports a DCD's time as the
-frame index, so the DCD header is read here (``dcd_frame_interval_ps``); formats without a time
+frame index, so the DCD header is read (``trajectory_files.frame_interval_ps``); formats without a time
 (PDB, ...) need the interval from the caller.
 """
 from __future__ import annotations
@@ -19,32 +19,20 @@ from typing import Sequence
 import mdtraj as md
 import numpy as np
 
-from ..dcd import dcd_header_interval_ps
-from ..topology import canonical_atom_name, canonical_residue_name
+from ..errors import EquiJumpError
+from ..trajectory_files import frame_interval_ps
+from ..protein.vocabulary import canonical_atom_name, canonical_residue_name
 
 
 #: Formats whose time column mdtraj reads from the file (ps).
 _TIMED_SUFFIXES = {".xtc", ".trr", ".h5", ".nc", ".ncdf", ".netcdf"}
 
-class AtomMatchError(ValueError):
+class AnalysisInputError(EquiJumpError, ValueError):
+    """Trajectories the analysis cannot read or compare: no files, unknown or mixed frame intervals."""
+
+
+class AtomMatchError(AnalysisInputError):
     """Reference, generated and native structures do not describe the same protein heavy atoms."""
-
-
-def dcd_frame_interval_ps(path: str | Path) -> float:
-    """Time between two frames of a DCD file in ps, from its header.
-
-    The header stores the integration time step in AKMA units and the number of steps between saved
-    frames (NSAVC); the interval is their product. CHARMM/NAMD/OpenMM (float32 step) and X-PLOR
-    (float64 step) headers, either byte order, are understood.
-
-    Raises ValueError when the file is not a DCD, or when its header carries no interval: a zero
-    step, or the placeholder that mdtraj and VMD write (1 AKMA time unit, 1 step per frame).
-    """
-    interval = dcd_header_interval_ps(path)
-    if interval is None:
-        raise ValueError(f"{path}: the DCD header carries no frame interval (a zero or placeholder "
-                         "time step, as mdtraj and VMD write); pass the interval in ps explicitly")
-    return interval
 
 
 def trajectory_frame_interval_ps(path: str | Path, trajectory: md.Trajectory) -> float | None:
@@ -52,15 +40,8 @@ def trajectory_frame_interval_ps(path: str | Path, trajectory: md.Trajectory) ->
 
     DCD: from the header. XTC/TRR/HDF5/NetCDF: the time column mdtraj read. Other formats: None.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".dcd":
-        return dcd_header_interval_ps(path)
-    if suffix in _TIMED_SUFFIXES and trajectory.n_frames > 1:
-        steps = np.diff(trajectory.time)
-        if steps[0] > 0 and np.allclose(steps, steps[0], rtol=1e-3):
-            return float(steps[0])
-    return None
+    timed = Path(path).suffix.lower() in _TIMED_SUFFIXES
+    return frame_interval_ps(path, trajectory.time if timed else None)
 
 
 def protein_heavy_atoms(topology: md.Topology) -> dict[tuple, int]:
@@ -170,9 +151,9 @@ def ensemble_from_trajectories(trajectories: Sequence[md.Trajectory], reference_
     """An Ensemble from in-memory trajectories (each may have its own topology, atom order and extra
     atoms); their protein heavy atoms are put in the reference's order, on the reference's topology."""
     if not trajectories:
-        raise ValueError(f"no {what} trajectories given")
+        raise AnalysisInputError(f"no {what} trajectories given")
     if not frame_ps > 0:
-        raise ValueError(f"{what} frame interval must be positive, got {frame_ps} ps")
+        raise AnalysisInputError(f"{what} frame interval must be positive, got {frame_ps} ps")
     sources = list(sources) if sources is not None else [f"{what}[{i}]" for i in range(len(trajectories))]
     topology = analysis_topology(reference_topology)
     ordered = []
@@ -213,22 +194,26 @@ def load_ensemble(paths: Sequence[str | Path], topology: str | Path, reference_t
     what: "reference" or "generated", used in messages.
     """
     if not paths:
-        raise ValueError(f"no {what} trajectories given")
+        raise AnalysisInputError(f"no {what} trajectories given")
+    if not Path(topology).is_file():
+        raise AnalysisInputError(f"{what} topology {topology}: no such file")
     top = md.load_topology(str(topology))
     heavy = np.sort(match_heavy_atoms(reference_topology, top, f"{what} topology {topology}"))
     trajectories, intervals = [], []
     for path in paths:
+        if not Path(path).is_file():
+            raise AnalysisInputError(f"{what} trajectory {path}: no such file")
         _check_atom_count(path, top, topology)
         trajectory = md.load(str(path), top=top, atom_indices=heavy)  # solvent and H never held in memory
         trajectories.append(trajectory)
         intervals.append(frame_ps if frame_ps is not None else trajectory_frame_interval_ps(path, trajectory))
     unknown = [str(p) for p, dt in zip(paths, intervals) if dt is None]
     if unknown:
-        raise ValueError(f"{unknown[0]}: the file does not carry its frame interval; pass it with "
+        raise AnalysisInputError(f"{unknown[0]}: the file does not carry its frame interval; pass it with "
                          f"--{what}-frame-ps (or AnalysisSettings.{what}_frame_ps)")
     if not np.allclose(intervals, intervals[0], rtol=1e-3):
         listing = ", ".join(f"{p}: {dt:g} ps" for p, dt in zip(paths, intervals))
-        raise ValueError(f"{what} trajectories have different frame intervals ({listing}); "
+        raise AnalysisInputError(f"{what} trajectories have different frame intervals ({listing}); "
                          "analyse them separately or resample them to one interval")
     return ensemble_from_trajectories(trajectories, reference_topology, intervals[0],
                                       [str(p) for p in paths], what)

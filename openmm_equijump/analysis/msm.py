@@ -12,18 +12,16 @@ from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import numpy as np
-from deeptime.clustering import KMeans, KMeansModel
+from deeptime.clustering import KMeansModel
 from deeptime.markov import TransitionCountEstimator
 from deeptime.markov.msm import MaximumLikelihoodMSM
 
+from .tica import TicaError, fit_kmeans
+
 
 def fit_clusters(tics: Sequence[np.ndarray], n_clusters: int, seed: int) -> KMeansModel:
-    """k-means (k-means++ start, fixed seed) on pooled reference TIC trajectories (n_frames, n_tics)."""
-    data = np.concatenate([np.asarray(t, dtype=np.float64) for t in tics])
-    if len(data) < n_clusters:
-        raise ValueError(f"{len(data)} reference frames cannot make {n_clusters} clusters; lower n_clusters")
-    return KMeans(n_clusters=n_clusters, fixed_seed=seed, init_strategy="kmeans++",
-                  max_iter=200).fit(data).fetch_model()
+    """k-means on pooled reference TIC trajectories (n_frames, n_tics) (``tica.fit_kmeans``)."""
+    return fit_kmeans(np.concatenate([np.asarray(t, dtype=np.float64) for t in tics]), n_clusters, seed)
 
 
 @dataclass
@@ -53,7 +51,7 @@ def msm_reweighting(dtrajs: Sequence[np.ndarray], n_clusters: int, lag_frames: i
     every frame by its cluster's stationary probability over the cluster's frame count."""
     dtrajs = [np.asarray(d, dtype=np.int32) for d in dtrajs]
     if all(len(d) <= lag_frames for d in dtrajs):
-        raise ValueError(f"every trajectory is shorter than the MSM lag ({lag_frames} frames); "
+        raise TicaError(f"every trajectory is shorter than the MSM lag ({lag_frames} frames); "
                          "choose a shorter msm_lag_ps")
     counts = TransitionCountEstimator(lagtime=lag_frames, count_mode="sliding",
                                       n_states=n_clusters).fit(dtrajs).fetch_model()

@@ -9,7 +9,8 @@ from __future__ import annotations
 import mdtraj as md
 import numpy as np
 
-NM_TO_A = 10.0
+from ..units import ANGSTROM_PER_NM
+
 GDT_CUTOFFS_A = (1.0, 2.0, 4.0, 8.0)
 
 
@@ -20,21 +21,21 @@ def calpha_indices(topology: md.Topology) -> np.ndarray:
 
 def calpha_rmsd_A(calphas: md.Trajectory, native_calphas: md.Trajectory) -> np.ndarray:
     """(n_frames,) C-alpha RMSD to the native structure after superposition, A."""
-    return md.rmsd(calphas, native_calphas, 0) * NM_TO_A
+    return md.rmsd(calphas, native_calphas, 0) * ANGSTROM_PER_NM
 
 
 def gdt_ts(calphas: md.Trajectory, native_calphas: md.Trajectory) -> np.ndarray:
     """(n_frames,) GDT-TS in [0, 1]: mean over 1, 2, 4, 8 A of the fraction of C-alphas within that
     distance of their native position, after the RMSD-optimal superposition."""
     aligned = md.Trajectory(calphas.xyz.copy(), calphas.topology).superpose(native_calphas, 0)
-    deviation = np.linalg.norm(aligned.xyz - native_calphas.xyz[0], axis=-1) * NM_TO_A
+    deviation = np.linalg.norm(aligned.xyz - native_calphas.xyz[0], axis=-1) * ANGSTROM_PER_NM
     return np.mean([(deviation <= cutoff).mean(axis=1) for cutoff in GDT_CUTOFFS_A], axis=0)
 
 
 def radius_of_gyration_A(heavy_atoms: md.Trajectory) -> np.ndarray:
     """(n_frames,) mass-weighted radius of gyration of the given atoms, A."""
     masses = np.array([atom.element.mass for atom in heavy_atoms.topology.atoms])
-    return md.compute_rg(heavy_atoms, masses=masses) * NM_TO_A
+    return md.compute_rg(heavy_atoms, masses=masses) * ANGSTROM_PER_NM
 
 
 def native_contact_pairs(native_calphas: md.Trajectory, min_separation: int = 3,
@@ -45,7 +46,7 @@ def native_contact_pairs(native_calphas: md.Trajectory, min_separation: int = 3,
     pairs = np.array([(i, j) for i in range(n) for j in range(i + min_separation, n)], dtype=int)
     if len(pairs) == 0:
         raise ValueError(f"a protein of {n} residues has no C-alpha pairs {min_separation} apart")
-    distances = md.compute_distances(native_calphas, pairs)[0] * NM_TO_A
+    distances = md.compute_distances(native_calphas, pairs)[0] * ANGSTROM_PER_NM
     contacts = pairs[distances < cutoff_A]
     if len(contacts) == 0:
         raise ValueError(f"the native structure has no C-alpha contacts within {cutoff_A} A")
@@ -55,7 +56,7 @@ def native_contact_pairs(native_calphas: md.Trajectory, min_separation: int = 3,
 def fraction_native_contacts(calphas: md.Trajectory, contacts: np.ndarray,
                              cutoff_A: float = 8.0) -> np.ndarray:
     """(n_frames,) fraction of the native contacts that are within ``cutoff_A`` in each frame."""
-    distances = md.compute_distances(calphas, contacts) * NM_TO_A
+    distances = md.compute_distances(calphas, contacts) * ANGSTROM_PER_NM
     return (distances < cutoff_A).mean(axis=1)
 
 

@@ -67,7 +67,12 @@ def plot_free_energies_1d(metrics: Metrics, path: Path) -> None:
             axis.plot(centres, _free_energy(np.asarray(values, dtype=float)), style, label=label, markersize=4)
         axis.set_xlabel(LABELS[name])
         axis.set_title(f"JS {comparison.js_reweighted:.3f} (raw {comparison.js_raw:.3f})")
-    axes[0].set_ylabel("free energy (kT)")
+    _save_panels(figure, axes, "free energy (kT)", path)
+
+
+def _save_panels(figure, axes, ylabel: str, path: Path) -> None:
+    """Label the first panel's y axis, put the legend there, and write the figure to ``path``."""
+    axes[0].set_ylabel(ylabel)
     axes[0].legend()
     figure.tight_layout()
     figure.savefig(path, dpi=110)
@@ -85,11 +90,7 @@ def plot_chemistry(metrics: Metrics, path: Path) -> None:
             axis.stairs(counts / counts.sum(), edges, label=label)
         axis.set_xlabel(LABELS[name])
         axis.set_title(f"JS {comparison.js_raw:.4f}")
-    axes[0].set_ylabel("fraction")
-    axes[0].legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save_panels(figure, axes, "fraction", path)
 
 
 def plot_ramachandran(metrics: Metrics, path: Path) -> None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-from ..covalent import SERIOUS_CLASH_OVERLAP_A
+from ..errors import ConfigError
+from ..protein.vocabulary import SERIOUS_CLASH_OVERLAP_A
 from .frames import Ensemble
 
 PAPER_TICA_LAG_PS = 2000.0
@@ -49,6 +50,16 @@ class AnalysisSettings:
     generated_frame_ps: float | None = None
     stride_ps: float | None = None
     noise_floor: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("n_tics", "n_clusters", "n_bins", "chemistry_frames"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"AnalysisSettings.{name} must be >= 1, got {value}")
+        for name in ("tica_lag_ps", "msm_lag_ps", "reference_frame_ps", "generated_frame_ps", "stride_ps"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ConfigError(f"AnalysisSettings.{name} must be > 0 ps, got {value}")
 
     @classmethod
     def paper(cls, **overrides) -> "AnalysisSettings":
@@ -89,7 +100,7 @@ class ResolvedSettings:
 def _frames(interval_ps: float, frame_ps: float, what: str) -> int:
     frames = interval_ps / frame_ps
     if abs(frames - round(frames)) > 1e-6 * max(1.0, frames) or round(frames) < 1:
-        raise ValueError(f"{what} {interval_ps:g} ps is not a positive multiple of the frame interval "
+        raise ConfigError(f"{what} {interval_ps:g} ps is not a positive multiple of the frame interval "
                          f"{frame_ps:g} ps; choose one that is")
     return int(round(frames))
 
@@ -119,13 +130,13 @@ def resolve_settings(settings: AnalysisSettings, reference: Ensemble, generated:
     if msm_lag_ps is None:
         coarse = max(ref_dt, gen_dt)
         if abs(coarse / min(ref_dt, gen_dt) - round(coarse / min(ref_dt, gen_dt))) > 1e-6:
-            raise ValueError(f"frame intervals {ref_dt:g} ps (reference) and {gen_dt:g} ps (generated) "
+            raise ConfigError(f"frame intervals {ref_dt:g} ps (reference) and {gen_dt:g} ps (generated) "
                              "share no common lag; set msm_lag_ps to a multiple of both")
         shortest_ps = min(min(reference.lengths) * ref_dt, min(generated.lengths) * gen_dt)
         msm_lag_ps = max(1, int(min(shortest_ps / 10, PAPER_MSM_LAG_PS) // coarse)) * coarse
         chosen.append("msm_lag_ps")
     if settings.n_tics < 2:
-        raise ValueError(f"n_tics must be at least 2 (TIC1 and TIC2 are compared), got {settings.n_tics}")
+        raise ConfigError(f"n_tics must be at least 2 (TIC1 and TIC2 are compared), got {settings.n_tics}")
     return ResolvedSettings(
         tica_lag_ps=float(tica_lag_ps), tica_lag_frames=_frames(tica_lag_ps, ref_dt, "TICA lag"),
         n_tics=settings.n_tics, n_clusters=int(n_clusters), msm_lag_ps=float(msm_lag_ps),

@@ -4,6 +4,8 @@ from __future__ import annotations
 import mdtraj as md
 import numpy as np
 
+from ..units import ANGSTROM_PER_NM
+
 #: Consecutive C-alphas of a protein chain sit 3.8 A apart (trans peptide); the band allowed around it.
 CA_CA_A, CA_CA_TOLERANCE_A = 3.8, 0.5
 #: Two heavy atoms closer than this have collapsed onto each other.
@@ -22,10 +24,11 @@ def consecutive_calpha_pairs(topology: md.Topology) -> np.ndarray:
 def chain_and_contacts_A(trajectory: md.Trajectory) -> tuple[np.ndarray, np.ndarray]:
     """Per frame: the consecutive C-alpha distances (frames, pairs) and the closest heavy-atom pair (frames,),
     in A, ignoring any periodic box."""
-    ca_ca = md.compute_distances(trajectory, consecutive_calpha_pairs(trajectory.topology), periodic=False) * 10.0
+    pairs_ca = consecutive_calpha_pairs(trajectory.topology)
+    ca_ca = md.compute_distances(trajectory, pairs_ca, periodic=False) * ANGSTROM_PER_NM
     heavy = trajectory.topology.select("not element H")
     pairs = np.array([(i, j) for n, i in enumerate(heavy) for j in heavy[n + 1:]])
-    return ca_ca, md.compute_distances(trajectory, pairs, periodic=False).min(axis=1) * 10.0
+    return ca_ca, md.compute_distances(trajectory, pairs, periodic=False).min(axis=1) * ANGSTROM_PER_NM
 
 
 def stability_report(trajectory: md.Trajectory) -> dict:
@@ -64,7 +67,7 @@ def stability_by_frame(replicas: list[md.Trajectory], frames: list[int]) -> list
             ca_ca, closest = chain_and_contacts_A(alive)
             in_band = np.abs(ca_ca - CA_CA_A) <= CA_CA_TOLERANCE_A
             calphas = alive.topology.select("name CA")
-            rg = md.compute_rg(alive.atom_slice(calphas)) * 10.0
+            rg = md.compute_rg(alive.atom_slice(calphas)) * ANGSTROM_PER_NM
             row.update(sound=int((in_band.all(axis=1) & (closest >= CLOSEST_HEAVY_A)).sum()),
                        ca_ca_mean_A=float(ca_ca.mean()), ca_ca_std_A=float(ca_ca.std()),
                        ca_ca_in_band=float(in_band.mean()), closest_heavy_pair_A=float(closest.min()),

@@ -1,0 +1,82 @@
+"""``python -m openmm_equijump.analyze`` (``equijump-analyze``): generated dynamics against reference MD.
+
+    python -m openmm_equijump.analyze --topology T.pdb --reference R1.dcd [R2.dcd ...] \\
+        --generated G1.dcd [G2.dcd ...] --native N.pdb --out DIR [--generated-topology G.pdb]
+
+Writes DIR/metrics.json (every number: settings, bins, counts, divergences raw and MSM-reweighted, the noise
+floor), PNG figures and ``analyze_config.yaml`` (``--config`` reads it back), and prints the divergences
+beside their noise floor. Settings left unset are chosen from the data (``analysis.settings``); ``--preset
+paper`` uses the EquiJump paper's (for microseconds of reference MD).
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Optional, Sequence
+
+from ..analysis.report import summary_table
+from ..analysis.run import CONFIG_NAME, AnalyzeConfig, analyse
+from ..analysis.settings import PRESETS, AnalysisSettings
+from ..config import config_from_dict, config_to_dict, load_yaml, save_yaml
+from . import ArgumentParser, add_config_flag, command, given
+
+FIELDS = ("topology", "reference", "generated", "native", "out", "generated_topology", "figures")
+SETTINGS = ("reference_frame_ps", "generated_frame_ps", "stride_ps", "tica_lag_ps", "n_tics", "n_clusters",
+            "msm_lag_ps", "n_bins", "chemistry_frames", "clash_overlap_A", "seed", "noise_floor")
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> AnalyzeConfig:
+    parser = ArgumentParser(prog="python -m openmm_equijump.analyze", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_flag(parser, "AnalyzeConfig")
+    parser.add_argument("--topology", help="topology of the reference trajectories (PDB, PSF, ...)")
+    parser.add_argument("--reference", nargs="+", help="reference MD trajectories")
+    parser.add_argument("--generated", nargs="+", help="generated trajectories (replicas)")
+    parser.add_argument("--generated-topology", help="topology of the generated trajectories "
+                        "(default: --topology); may lack hydrogens and solvent")
+    parser.add_argument("--native", help="native structure (C-alphas are used)")
+    parser.add_argument("--out", help="output directory")
+    parser.add_argument("--preset", choices=sorted(PRESETS),
+                        help="'data': lags and clusters chosen from the data length (default); "
+                             "'paper': TICA lag 2 ns, 100 clusters, MSM lag 45 ns")
+    parser.add_argument("--reference-frame-ps", type=float, help="reference frame interval (default: from the files)")
+    parser.add_argument("--generated-frame-ps", type=float, help="generated frame interval (default: from the files)")
+    parser.add_argument("--stride-ps", type=float, help="keep one frame per this many ps (default: all)")
+    parser.add_argument("--tica-lag-ps", type=float)
+    parser.add_argument("--n-tics", type=int)
+    parser.add_argument("--n-clusters", type=int)
+    parser.add_argument("--msm-lag-ps", type=float)
+    parser.add_argument("--n-bins", type=int)
+    parser.add_argument("--chemistry-frames", type=int)
+    parser.add_argument("--clash-overlap-A", dest="clash_overlap_A", type=float)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--no-noise-floor", dest="noise_floor", action="store_const", const=False,
+                        help="skip comparing two parts of the reference")
+    parser.add_argument("--no-figures", dest="figures", action="store_const", const=False)
+    args = parser.parse_args(argv)
+    overrides, settings = given(args, FIELDS), given(args, SETTINGS)
+    if args.config:
+        config = load_yaml(AnalyzeConfig, args.config, overrides)
+        base = config_to_dict(config.settings)
+    else:
+        missing = [f"--{name}" for name in ("topology", "reference", "generated", "native", "out")
+                   if name not in overrides]
+        if missing:
+            parser.error(f"the following arguments are required: {', '.join(missing)}")
+        config = config_from_dict(AnalyzeConfig, overrides, where="command line")
+        base = {}
+    if args.preset == "paper":  # the paper's settings, the flags given on top
+        config.settings = AnalysisSettings.paper(**settings)
+    else:
+        config.settings = config_from_dict(AnalysisSettings, {**base, **settings}, where="command line")
+    return config
+
+
+@command
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    config = parse_args(argv)
+    metrics = analyse(config)
+    save_yaml(config, Path(config.out) / CONFIG_NAME)
+    print(summary_table(metrics))
+    print(f"wrote {Path(config.out) / 'metrics.json'}" + (" and figures" if config.figures else ""))
+    return 0

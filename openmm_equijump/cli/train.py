@@ -1,0 +1,98 @@
+"""Train an EquiJump model on your own MD: ``python -m openmm_equijump.train`` (``equijump-train``).
+
+    python -m openmm_equijump.train --topology protein.pdb --trajectories run1.dcd run2.xtc \\
+        --lag-ps 100 --out runs/mine [--steps N] [--config cfg.yaml] [--resume] [--frame-ps X] [--seed S]
+
+Several proteins for one transferable model: repeat ``--dataset TOPOLOGY TRAJ [TRAJ ...]``, or list them in
+the YAML given with ``--config`` (``training.config``). Command-line flags override the YAML. The run's
+folder is described in ``training.loop``.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+from ..config import config_from_dict
+from ..errors import ConfigError
+from ..model.checkpoint import load_checkpoint
+from ..training.config import DatasetConfig, TrainConfig, load_train_config
+from ..training.loop import train
+from . import ArgumentParser, add_config_flag, add_temperature_flag, command
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    parser = ArgumentParser(
+        prog="python -m openmm_equijump.train",
+        description="Train an EquiJump model (learned jumps of --lag-ps) on molecular dynamics trajectories.")
+    parser.add_argument("--topology", help="topology of --trajectories (PDB, PSF, GRO, prmtop, ...)")
+    parser.add_argument("--trajectories", nargs="+", metavar="FILE", help="DCD, XTC, TRR, NetCDF, HDF5, ...")
+    parser.add_argument("--dataset", nargs="+", action="append", metavar=("TOPOLOGY", "TRAJECTORY"),
+                        help="one protein: its topology then its trajectories; repeat for several proteins")
+    add_config_flag(parser, "TrainConfig")
+    parser.add_argument("--out", required=True, help="output folder (checkpoint, config.yaml, losses.csv)")
+    parser.add_argument("--lag-ps", type=float, help="jump length in ps (default 100)")
+    parser.add_argument("--frame-ps", type=float,
+                        help="frame interval of the command-line trajectories, overriding their files")
+    parser.add_argument("--steps", type=int,
+                        help=f"total optimizer steps (default {TrainConfig.steps}; with --resume: may extend the run)")
+    parser.add_argument("--batch-size", type=int, help=f"pairs per step (default {TrainConfig.batch_size})")
+    parser.add_argument("--seed", type=int, help="seed of the split, the sampling, the weights and the noise "
+                                                 f"(default {TrainConfig.seed})")
+    add_temperature_flag(parser, "temperature of the training MD (K), stored for export")
+    parser.add_argument("--cluster-sampling", action="store_true", help="cluster-enhanced pair sampling")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    parser.add_argument("--stop-after", type=int, help="stop (with a checkpoint) after this many steps")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    if bool(args.topology) != bool(args.trajectories):
+        parser.error("--topology and --trajectories go together")
+    if any(len(d) < 2 for d in args.dataset or []):
+        parser.error("--dataset needs a topology and at least one trajectory")
+    return args
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Defaults, then the YAML of --config, then the command-line flags."""
+    config = load_train_config(args.config) if args.config else TrainConfig()
+    given = ([[args.topology, *args.trajectories]] if args.topology else []) + (args.dataset or [])
+    command_line = [DatasetConfig(str(Path(topology).resolve()), [str(Path(t).resolve()) for t in trajectories])
+                    for topology, *trajectories in given]
+    if args.frame_ps is not None and not command_line:
+        raise ConfigError("--frame-ps applies to the trajectories given on the command line; for datasets of "
+                          "--config set frame_ps in each of them")
+    for dataset in command_line:
+        dataset.frame_ps = args.frame_ps
+    config.datasets = config.datasets + command_line
+    for flag, name in (("lag_ps", "lag_ps"), ("steps", "steps"), ("batch_size", "batch_size"), ("seed", "seed"),
+                       ("temperature_K", "temperature_K")):
+        if getattr(args, flag) is not None:
+            setattr(config, name, getattr(args, flag))
+    if args.cluster_sampling:
+        config.cluster_sampling = True
+    return config
+
+
+def resumed_config(args: argparse.Namespace, config: TrainConfig) -> TrainConfig:
+    """The stored config of the run in --out (only --steps may change it)."""
+    stored = config_from_dict(TrainConfig, load_checkpoint(args.out)["config"], where=args.out)
+    if config.datasets and config.datasets != stored.datasets:
+        raise ConfigError(f"--resume: {args.out} was trained on other data; start a new --out folder")
+    if args.steps is not None:
+        stored.steps = args.steps
+    return stored
+
+
+@command
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    config = config_from_args(args)
+    if args.resume:
+        config = resumed_config(args, config)
+    path = train(config, args.out, resume=args.resume, stop_after=args.stop_after, device=args.device,
+                 progress=not args.no_progress)
+    print(f"checkpoint {path} ({time.perf_counter() - started:.0f} s)")
+    return 0

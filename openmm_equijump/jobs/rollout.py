@@ -1,0 +1,148 @@
+"""Rollouts of a jump module and the files they leave: one ``Simulation`` per replica (``run_replica``), a
+batch of replicas per call of the module (``run_batch``), or frames already in memory (``write_dcds``).
+
+Every replica writes ``replica_<r>.dcd`` (one frame per jump; the header carries the jump interval); the
+``Simulation`` and the batch also write ``replica_<r>.csv`` as StateDataReporter does. A replica whose jump
+turns non-finite stops there and keeps its frames so far.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+import numpy as np
+import openmm
+import openmm.app as app
+import openmm.unit as unit
+from tqdm import tqdm
+
+from ..runtime.replicas import iterate_replicas
+
+if TYPE_CHECKING:
+    from .simulate import SimulateConfig
+
+#: The progress bar is refreshed after chunks of jumps that take about this long (at least one jump each).
+CHUNK_SECONDS = 1.0
+
+
+def run_replica(index: int, config: "SimulateConfig", topology: app.Topology, positions, system: openmm.System,
+                jump_module, platform: str, out: Path, bar: tqdm) -> dict:
+    """Jump one replica ``config.jumps`` times in an ``openmm.app.Simulation`` with reporters attached.
+
+    Returns the record of this batch of one: timings (s) of the setup (System, Context, the plugin reading the
+    module), the first jump and all jumps including the first, and per replica the jumps done and the jump
+    at which it blew up (None if it did not)."""
+    from ..runtime.integrator import EquiJumpIntegrator  # the compiled plugin, loaded only when a Simulation runs
+
+    setup = time.perf_counter()
+    integrator = EquiJumpIntegrator(jump_module, temperature=config.temperature_K, seed=config.seed + index,
+                                    device=config.device)
+    simulation = app.Simulation(topology, system, integrator,
+                                openmm.Platform.getPlatformByName(platform))
+    simulation.context.setPositions(positions)
+    simulation.reporters.append(app.DCDReporter(str(out / f"replica_{index}.dcd"), 1))
+    simulation.reporters.append(app.StateDataReporter(
+        str(out / f"replica_{index}.csv"), 1, step=True, time=True, potentialEnergy=True, temperature=True,
+        speed=True))
+    setup_s = time.perf_counter() - setup
+    start = time.perf_counter()
+    done, chunk, first_jump_s, blown_up_at = 0, 1, None, None
+    while done < config.jumps:
+        chunk = min(chunk, config.jumps - done)
+        started = time.perf_counter()
+        try:
+            simulation.step(chunk)
+        except openmm.OpenMMException as error:
+            if "non-finite" not in str(error):
+                raise
+            # The failed jump left the Context as it was: the replica stops here, its frames so far are kept.
+            blown_up_at = simulation.currentStep
+            bar.update(config.jumps - done)
+            report_blow_up(index, blown_up_at)
+            break
+        if first_jump_s is None:
+            first_jump_s = time.perf_counter() - started
+        done += chunk
+        bar.update(chunk)
+        per_jump = (time.perf_counter() - started) / chunk
+        chunk = max(1, int(CHUNK_SECONDS / max(per_jump, 1e-6)))
+    return {"setup_s": setup_s, "first_jump_s": first_jump_s or 0.0,
+            "jumps_s": time.perf_counter() - start, "jumps_done": [simulation.currentStep],
+            "blown_up_at_jump": [blown_up_at]}
+
+
+def report_blow_up(index: int, jumps_done: int) -> None:
+    print(f"replica {index}: the model blew up at jump {jumps_done + 1} (non-finite positions); "
+          f"its {jumps_done} jumps so far are kept", file=sys.stderr)
+
+
+#: The columns of a batched replica's CSV log: StateDataReporter's, without the temperature (no velocities).
+BATCH_LOG_COLUMNS = ("Step", "Time (ps)", "Potential Energy (kJ/mole)", "Speed (ns/day)")
+
+
+def run_batch(indices: list[int], config: "SimulateConfig", topology: app.Topology, positions,
+              energy_context: openmm.Context, jump_module, out: Path, bar: tqdm) -> dict:
+    """Jump the replicas ``indices`` together ``config.jumps`` times, one call of the jump module per jump
+    (``runtime.replicas.iterate_replicas``), and write each replica's DCD and CSV as ``run_replica``'s reporters do.
+
+    energy_context: a Context of the System, shared by all replicas, that evaluates the potential energy of
+    each frame. Returns the batch's record (see ``run_replica``); setup is opening the files."""
+    setup = time.perf_counter()
+    jump_ps = float(jump_module.jump_ps)
+    start_nm = np.asarray(positions.value_in_unit(unit.nanometer), dtype=np.float32)
+    jumps_done = [0] * len(indices)
+    blown_up_at: list[Optional[int]] = [None] * len(indices)
+    with ExitStack() as files:
+        dcds, logs = [], []
+        for r in indices:
+            handle = files.enter_context(open(out / f"replica_{r}.dcd", "wb"))
+            dcds.append(app.DCDFile(handle, topology, jump_ps * unit.picosecond, 1, 1))
+            log = files.enter_context(open(out / f"replica_{r}.csv", "w"))
+            print('#"' + '","'.join(BATCH_LOG_COLUMNS) + '"', file=log, flush=True)
+            logs.append(log)
+        setup_s = time.perf_counter() - setup
+        start = time.perf_counter()
+        first_jump_s = None
+        frames = iterate_replicas(jump_module, np.repeat(start_nm[None], len(indices), axis=0), config.jumps,
+                                  [config.seed + r for r in indices], progress=False, keep_going=True)
+        for step, frame in enumerate(frames, start=1):
+            elapsed_days = (time.perf_counter() - start) / 86400.0
+            for i, r in enumerate(indices):
+                if blown_up_at[i] is not None:
+                    continue
+                if not np.isfinite(frame[i]).all():
+                    blown_up_at[i] = step - 1
+                    report_blow_up(r, step - 1)
+                    continue
+                dcds[i].writeModel(frame[i] * unit.nanometer)
+                energy_context.setPositions(frame[i])
+                energy = energy_context.getState(getEnergy=True).getPotentialEnergy()
+                print(f"{step},{step * jump_ps},{energy.value_in_unit(unit.kilojoule_per_mole)},"
+                      f"{step * jump_ps / 1000.0 / elapsed_days:.3g}", file=logs[i], flush=True)
+                jumps_done[i] = step
+            if first_jump_s is None:
+                first_jump_s = time.perf_counter() - start
+            bar.update(len(indices))
+    return {"setup_s": setup_s, "first_jump_s": first_jump_s,
+            "jumps_s": time.perf_counter() - start, "jumps_done": jumps_done, "blown_up_at_jump": blown_up_at}
+
+
+def write_dcds(out: Path, topology: app.Topology, frames: np.ndarray, jump_ps: float) -> list[Path]:
+    """``out``/replica_<r>.dcd of each replica of ``frames`` (R, jumps, n_atoms, 3) nm, its finite frames only
+    (a replica that blew up keeps its frames before); returns the paths written (none for a replica with no
+    finite frame)."""
+    paths = []
+    for r, replica in enumerate(frames):
+        finite = replica[np.isfinite(replica).all(axis=(1, 2))]
+        if len(finite) == 0:
+            continue
+        path = out / f"replica_{r}.dcd"
+        with open(path, "wb") as handle:
+            dcd = app.DCDFile(handle, topology, jump_ps * unit.picosecond)
+            for x in finite:
+                dcd.writeModel(x * unit.nanometer)
+        paths.append(path)
+    return paths

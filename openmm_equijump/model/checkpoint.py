@@ -1,0 +1,86 @@
+"""Training checkpoints: what a run needs to continue exactly, and what export needs to rebuild the model.
+
+A checkpoint (``torch.save`` of a dict, written atomically) holds:
+    format_version, step, config (the full TrainConfig as plain data), model (state dict), optimizer (state
+    dict), rng (torch CPU / CUDA global states and the data- and loss-generator states), vocabulary
+    (``protein.vocabulary.VOCABULARY`` the residue types index), proteins (name, sequence of every trained protein),
+    covalent_geometry (``protein.covalent.covalent_geometry`` of the training data: the projection's references),
+    versions (openmm_equijump, torch, e3nn, mdtraj, openmm, python).
+"""
+from __future__ import annotations
+
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..config import config_from_dict
+from ..errors import EquiJumpError
+from .network import EquiJumpModel, ModelConfig
+from .transports import TransportConfig
+
+CHECKPOINT_FORMAT_VERSION = 1
+CHECKPOINT_NAME = "checkpoint.pt"
+CONFIG_NAME = "config.yaml"
+
+
+class CheckpointError(EquiJumpError, ValueError):
+    """A checkpoint that is missing, of another format, or whose weights do not fit its config."""
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages whose behaviour the weights depend on."""
+    versions = {"python": platform.python_version(), "torch": torch.__version__}
+    for package in ("openmm_equijump", "e3nn", "mdtraj", "openmm", "deeptime"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed as a distribution"
+    return versions
+
+
+def save_checkpoint(path: str | Path, checkpoint: dict[str, Any]) -> None:
+    """Write ``checkpoint`` to ``path`` atomically (a crash mid-write leaves the previous file intact)."""
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    torch.save({"format_version": CHECKPOINT_FORMAT_VERSION, **checkpoint}, partial)
+    os.replace(partial, path)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The dict written by ``save_checkpoint``; ``path`` may be the file or the run's output folder."""
+    path = Path(path)
+    if path.is_dir() or path.suffix != ".pt":
+        path = path / CHECKPOINT_NAME
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}: was the run started with this --out folder?")
+    checkpoint = torch.load(path, map_location=map_location, weights_only=False)
+    version = checkpoint.get("format_version")
+    if version != CHECKPOINT_FORMAT_VERSION:
+        raise CheckpointError(f"checkpoint {path} has format version {version}; this openmm_equijump reads "
+                         f"version {CHECKPOINT_FORMAT_VERSION}")
+    return checkpoint
+
+
+def trained_model(checkpoint: dict[str, Any], path: str | Path) -> EquiJumpModel:
+    """The model of a loaded checkpoint with its weights (train mode); ``path`` names the checkpoint in errors.
+
+    Reads only the ``model`` and ``transport`` (or, in older checkpoints, ``interpolant``) of the stored run
+    config: rebuilding a model needs nothing of the trainer.
+    """
+    config = checkpoint["config"]
+    transport = config.get("transport", config.get("interpolant", {}))
+    model = EquiJumpModel(config_from_dict(ModelConfig, config.get("model", {}), where=f"{path}: model"),
+                          config_from_dict(TransportConfig, transport, where=f"{path}: transport"))
+    missing, unexpected = model.load_state_dict(checkpoint["model"], strict=False)
+    if missing or unexpected:
+        written_by = checkpoint.get("versions", {}).get("openmm_equijump", "unknown")
+        raise CheckpointError(f"checkpoint {path}: its weights do not fit the model its config describes "
+                              f"({len(missing)} missing, e.g. {missing[:1]}; {len(unexpected)} unexpected, e.g. "
+                              f"{unexpected[:1]}); it was written by a different revision of openmm_equijump "
+                              f"(recorded version {written_by}): retrain, or load it with the revision that "
+                              "wrote it")
+    return model

@@ -1,0 +1,151 @@
+"""Binding a transition to one topology and exporting it as the jump module (the Python <-> C++ contract).
+
+A *transition* is any scriptable ``nn.Module`` with
+``forward(P (R, N, 3) A, V (R, N, 13, 3) A, S (N,) int64, mask (N, 13) bool, seeds: List[int] (R,)) -> (P', V')``
+in which replica r's randomness comes from seeds[r] alone.
+The jump module wraps it: positions (R, n_atoms, 3) float32 nm -> tensor cloud -> transition -> positions,
+then rebuilds hydrogens, OXT and caps, and copies every other particle unchanged. The serialized format
+(TorchScript today, deprecated upstream) is chosen only here: ``export_jump_module``, ``save_jump_module``,
+``jump_module_bytes`` and ``load_jump_module`` are the only functions that know it.
+"""
+
+import contextlib
+import io
+import math
+import warnings
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Union
+
+import torch
+from openmm.app import Topology
+from torch import nn
+
+from ..protein.covalent import CovalentProjection
+from ..protein.hydrogens import HydrogenBuilder
+from ..protein.tensorcloud import TensorCloudMap
+from ..protein.topology import ProteinBinding, bind_topology
+
+#: Version of the jump-module contract (attributes and forward signature) read by the C++ plugin.
+FORMAT_VERSION = 1
+
+
+@contextlib.contextmanager
+def _format_warnings_silenced():
+    """TorchScript warns that it is deprecated on every use; the choice is made and contained in this module."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=DeprecationWarning)
+        yield
+
+
+class JumpModule(nn.Module):
+    """positions (R, n_atoms, 3) nm, seed -> positions (R, n_atoms, 3) nm one jump later, in the input dtype.
+
+    ``forward(positions, seed)`` is what the C++ plugin calls (R = 1); it gives replica r the seed ``seed ^ r``.
+    ``jump_replicas(positions, seeds)`` takes one seed per replica: replica r's jump is then the jump
+    ``forward(positions[r:r+1], seeds[r])`` makes (to float round-off), whatever the other replicas are.
+
+    Attributes of the contract: format_version, jump_ps, n_atoms, temperature_K, settings, and buffers
+    atomic_numbers (n_atoms,) int64, group_index (n_atoms,) int64, expected_group_mass (n_atoms,) float64 amu.
+    """
+
+    format_version: int
+    jump_ps: float
+    n_atoms: int
+    temperature_K: float
+    settings: Dict[str, float]
+
+    def __init__(self, transition: nn.Module, binding: ProteinBinding, jump_ps: float, temperature_K: float,
+                 settings: Dict[str, float], projection: CovalentProjection):
+        super().__init__()
+        self.format_version = FORMAT_VERSION
+        self.jump_ps = float(jump_ps)
+        self.n_atoms = int(binding.n_atoms)
+        self.temperature_K = float(temperature_K)
+        self.settings = {str(k): float(v) for k, v in settings.items()}
+        self.cloud = TensorCloudMap(binding)
+        self.transition = transition
+        self.projection = projection
+        self.hydrogens = HydrogenBuilder(binding)
+        self.register_buffer("atomic_numbers", torch.as_tensor(binding.atomic_numbers, dtype=torch.int64))
+        self.register_buffer("group_index", torch.as_tensor(binding.group_index, dtype=torch.int64))
+        self.register_buffer("expected_group_mass",
+                             torch.as_tensor(binding.expected_group_mass, dtype=torch.float64))
+
+    def forward(self, positions: torch.Tensor, seed: int) -> torch.Tensor:
+        return self.jump_replicas(positions, [seed ^ r for r in range(positions.shape[0])])
+
+    @torch.jit.export
+    def jump_replicas(self, positions: torch.Tensor, seeds: List[int]) -> torch.Tensor:
+        if positions.dim() != 3 or positions.shape[1] != self.n_atoms or positions.shape[2] != 3:
+            raise RuntimeError("jump module: expected positions of shape (R, " + str(self.n_atoms)
+                               + ", 3) in nm, got " + str(positions.shape))
+        if len(seeds) != positions.shape[0]:
+            raise RuntimeError("jump module: got " + str(len(seeds)) + " seeds for " + str(positions.shape[0])
+                               + " replicas; give one seed per replica")
+        P, V = self.cloud.to_cloud(positions)
+        P1, V1 = self.transition(P, V, self.cloud.residue_types, self.cloud.mask, seeds)
+        P1, V1 = self.projection(P, P1, V1)
+        before = positions.to(torch.float64)
+        moved = self.cloud.to_positions(P1, V1, before)
+        return self.hydrogens(before, moved).to(positions.dtype)
+
+
+def export_jump_module(transition: nn.Module, topology: Topology, *, jump_ps: float, temperature_K: float,
+                       settings: Optional[Mapping[str, float]] = None,
+                       covalent_geometry: Optional[Mapping[str, float]] = None, projection_iterations: int = 0,
+                       non_protein: str = "error") -> torch.jit.ScriptModule:
+    """Bind ``transition`` to ``topology`` and script it into the jump module.
+
+    jump_ps: the jump interval (ps) the transition was trained for; temperature_K: its training temperature;
+    settings: sampler settings recorded in the module (latent steps, eps, noise scales); covalent_geometry,
+    projection_iterations: the projection after each jump (``protein.covalent.CovalentProjection``; none without a
+    geometry or with 0 iterations); non_protein: see ``protein.topology.bind_topology``. Raises
+    ``protein.topology.TopologyError`` for residues, atoms or molecules that cannot be bound, ValueError for bad
+    parameters.
+    """
+    if not isinstance(transition, nn.Module):
+        raise ValueError(f"transition must be a scriptable torch.nn.Module, got {type(transition).__name__}")
+    for name, value in (("jump_ps", jump_ps), ("temperature_K", temperature_K)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
+    settings = dict(settings or {})
+    for key, value in settings.items():
+        if not isinstance(key, str) or not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ValueError(f"settings must map str to float; entry {key!r}: {value!r} is not")
+    binding = bind_topology(topology, non_protein=non_protein)
+    if not covalent_geometry:
+        projection_iterations = 0
+    projection = CovalentProjection(binding, covalent_geometry or {}, projection_iterations)
+    if projection_iterations and projection.unreferenced:
+        warnings.warn(f"the model's training data has no covalent geometry for {len(projection.unreferenced)} "
+                      f"pair type(s) of this topology (e.g. {projection.unreferenced[0]!r}); the projection after "
+                      "each jump leaves them free", stacklevel=2)
+    settings.update(projection_iterations=float(projection_iterations))
+    with _format_warnings_silenced():
+        return torch.jit.script(JumpModule(transition, binding, jump_ps, temperature_K, settings, projection))
+
+
+def save_jump_module(module: torch.jit.ScriptModule, path: Union[str, Path]) -> None:
+    """Write an exported jump module to ``path``."""
+    with _format_warnings_silenced():
+        torch.jit.save(module, str(path))
+
+
+def jump_module_bytes(module: torch.jit.ScriptModule) -> bytes:
+    """The serialized jump module as bytes (what a serialized integrator embeds)."""
+    buffer = io.BytesIO()
+    with _format_warnings_silenced():
+        torch.jit.save(module, buffer)
+    return buffer.getvalue()
+
+
+def load_jump_module(source: Union[str, Path, bytes], map_location: str = "cpu") -> torch.jit.ScriptModule:
+    """Read a jump module from a file path or from bytes."""
+    if isinstance(source, (bytes, bytearray)):
+        with _format_warnings_silenced():
+            return torch.jit.load(io.BytesIO(bytes(source)), map_location=map_location)
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"jump module file not found: {path}")
+    with _format_warnings_silenced():
+        return torch.jit.load(str(path), map_location=map_location)

@@ -1,0 +1,313 @@
+"""The training loop: ``train(config, out_dir)`` and its steps (data, state, one optimizer step, validation,
+checkpoint). Command line: ``python -m openmm_equijump.train`` (``cli.train``).
+
+Output folder: ``checkpoint.pt`` (latest; see ``model.checkpoint``), ``config.yaml`` (the full configuration,
+rewritten with every checkpoint), ``losses.csv`` (one row per training step and per validation). ``resume``
+continues the run in ``out_dir`` exactly where its checkpoint left it (same losses as an uninterrupted run with
+the same seed, on the same device); Ctrl-C stops after the step in progress and writes a checkpoint (a second
+Ctrl-C stops at once, losing the steps since the last periodic checkpoint).
+"""
+from __future__ import annotations
+
+import csv
+import math
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from ..config import config_from_dict, config_to_dict, save_yaml
+from ..device import resolve_device
+from ..errors import ConfigError
+from ..model.batch import PairBatch
+from ..model.checkpoint import (CHECKPOINT_NAME, CONFIG_NAME, load_checkpoint, package_versions, save_checkpoint,
+                                trained_model)
+from ..model.network import EquiJumpModel
+from ..protein.covalent import covalent_geometry
+from ..protein.vocabulary import VOCABULARY
+from .config import TrainConfig, check_resumable
+from .data.clusters import cluster_weights
+from .data.pairs import PairSampler, TransitionPairs, check_trajectories, evenly_spaced, split_by_trajectory
+from .data.trajectories import ProteinData, load_protein
+
+LOSSES_NAME = "losses.csv"
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Learning rate of step ``step`` (0-based): linear from ``lr`` to ``lr_final``, then constant."""
+    decay_steps = config.lr_decay_steps or config.steps
+    fraction = min(step / max(decay_steps, 1), 1.0)
+    return config.lr + fraction * (config.lr_final - config.lr)
+
+
+def load_trained_model(path: str | Path, map_location: str | torch.device = "cpu"
+                       ) -> tuple[EquiJumpModel, TrainConfig]:
+    """The model of a checkpoint (file or run folder) with trained weights, and the run's configuration."""
+    checkpoint = load_checkpoint(path, map_location)
+    return trained_model(checkpoint, path), config_from_dict(TrainConfig, checkpoint["config"], where=str(path))
+
+
+class LossLog:
+    """``losses.csv``: step, split (train/val), lr, loss and the named loss components, full precision."""
+
+    def __init__(self, path: Path, resume_step: int | None):
+        self.path = path
+        self.columns: list[str] | None = None
+        self.last_validation = math.nan
+        if resume_step is not None and path.is_file():
+            # Rows written after the checkpoint belong to the steps that will be redone.
+            with open(path, newline="") as handle:
+                rows = list(csv.reader(handle))
+            if rows:
+                self.columns = rows[0]
+                kept = [rows[0]] + [row for row in rows[1:] if int(row[0]) <= resume_step]
+                validation = [row for row in kept[1:] if row[1] == "val"]
+                if validation:  # what the progress bar shows until the resumed run validates again
+                    self.last_validation = float(validation[-1][self.columns.index("loss")])
+                with open(path, "w", newline="") as handle:
+                    csv.writer(handle).writerows(kept)
+        elif path.exists():
+            path.unlink()
+
+    def write(self, step: int, split: str, lr: float, losses: dict[str, float]) -> None:
+        if self.columns is None:
+            self.columns = ["step", "split", "lr", "loss"] + sorted(k for k in losses if k != "loss")
+            with open(self.path, "w", newline="") as handle:
+                csv.writer(handle).writerow(self.columns)
+        values = {"step": step, "split": split, "lr": repr(lr), **{k: repr(v) for k, v in losses.items()}}
+        with open(self.path, "a", newline="") as handle:
+            csv.writer(handle).writerow([values.get(column, "") for column in self.columns])
+
+
+def _scalars(losses: dict[str, torch.Tensor]) -> dict[str, float]:
+    return {name: float(value.detach()) for name, value in losses.items()}
+
+
+def validate(model: EquiJumpModel, pairs: TransitionPairs, indices: torch.Tensor, batch_size: int,
+             seed: int, device: torch.device) -> dict[str, float]:
+    """Mean losses over the fixed validation pairs, with noise drawn from a fixed seed (comparable over time)."""
+    generator = torch.Generator(device).manual_seed(seed)
+    totals: dict[str, float] = {}
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for chunk in indices.split(batch_size):
+            losses = _scalars(model.loss(pairs.batch(chunk).to(device), generator))
+            for name, value in losses.items():
+                totals[name] = totals.get(name, 0.0) + value * len(chunk)
+    model.train(was_training)
+    return {name: total / len(indices) for name, total in totals.items()}
+
+
+class StopOnInterrupt:
+    """Ctrl-C (SIGINT) asks the training loop to stop after the step in progress, so that the checkpoint it
+    then writes continues exactly; a second Ctrl-C interrupts at once."""
+
+    def __enter__(self) -> "StopOnInterrupt":
+        self.requested = False
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._request)
+        return self
+
+    def _request(self, signum, frame) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous)
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def optimizer_step(model: EquiJumpModel, optimizer: torch.optim.Optimizer, batch: PairBatch,
+                   generator: torch.Generator, grad_clip_norm: float | None = None) -> dict[str, float]:
+    """One Adam step on ``batch``; returns the losses. Raises FloatingPointError on a non-finite loss."""
+    losses = model.loss(batch, generator)
+    loss = losses["loss"]
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"the training loss is {float(loss)}")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip_norm is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip_norm)
+    optimizer.step()
+    return _scalars(losses)
+
+
+def load_datasets(config: TrainConfig) -> list[ProteinData]:
+    if not config.datasets:
+        raise ConfigError("no data: give --topology and --trajectories, --dataset, or datasets in --config")
+    return [load_protein(d.topology, d.trajectories, frame_ps=d.frame_ps, name=d.name) for d in config.datasets]
+
+
+@dataclass
+class TrainingData:
+    """The pairs a run trains and validates on, how it samples them, and the covalent geometry it records."""
+
+    proteins: list[ProteinData]
+    train_pairs: TransitionPairs
+    validation_pairs: TransitionPairs
+    sampler: PairSampler
+    validation_indices: torch.Tensor
+    covalent_geometry: dict[str, float]
+
+
+def prepare_data(config: TrainConfig) -> TrainingData:
+    """Read the datasets, split them by whole trajectories, and weight the training pairs (cluster sampling)."""
+    proteins = load_datasets(config)
+    check_trajectories(proteins, config.lag_ps)
+    train_segments, validation_segments = split_by_trajectory(
+        proteins, config.validation_fraction, config.lag_ps, config.seed)
+    train_pairs = TransitionPairs(proteins, train_segments, config.lag_ps)
+    validation_pairs = TransitionPairs(proteins, validation_segments, config.lag_ps)
+    weights = None
+    if config.cluster_sampling:
+        weights = cluster_weights(train_pairs, n_clusters=config.n_clusters, n_tics=config.n_tics,
+                                  tica_lag_ps=config.tica_lag_ps or config.lag_ps, seed=config.seed)
+    return TrainingData(proteins, train_pairs, validation_pairs, PairSampler(len(train_pairs), weights),
+                        evenly_spaced(len(validation_pairs), config.validation_pairs), covalent_geometry(proteins))
+
+
+@dataclass
+class TrainingState:
+    """What a checkpoint saves and ``resume`` restores: weights, optimizer, generators and the step count."""
+
+    model: EquiJumpModel
+    optimizer: torch.optim.Optimizer
+    data_generator: torch.Generator
+    loss_generator: torch.Generator
+    step: int = 0
+
+    def restore(self, checkpoint: dict[str, Any]) -> None:
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        rng = checkpoint["rng"]
+        torch.set_rng_state(rng["torch"])
+        if rng.get("cuda") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        self.data_generator.set_state(rng["data"])
+        self.loss_generator.set_state(rng["loss"])
+        self.step = checkpoint["step"]
+
+
+def new_state(config: TrainConfig, device: torch.device) -> TrainingState:
+    """Freshly initialized weights, optimizer and generators, all seeded from ``config.seed``."""
+    torch.manual_seed(config.seed)
+    model = EquiJumpModel(config.model, config.transport).to(device)
+    return TrainingState(model, torch.optim.Adam(model.parameters(), lr=config.lr),
+                         torch.Generator().manual_seed(config.seed),
+                         torch.Generator(device).manual_seed(config.seed + 1))
+
+
+def print_data_scales(state: TrainingState, config: TrainConfig, data: TrainingData, device: torch.device) -> None:
+    """How a new run's data compares with the preconditioning scales of its transport."""
+    sample = data.train_pairs.batch(evenly_spaced(len(data.train_pairs), 512)).to(device)
+    rms_P, rms_V = state.model.jump_displacement_rms(sample)
+    print(f"training pairs: {len(data.train_pairs)}; jump displacement RMS per coordinate {rms_P:.2f} A (anchors), "
+          f"{rms_V:.2f} A (vectors); TransportConfig.endpoint_scale_P, endpoint_scale_V = "
+          f"{config.transport.endpoint_scale_P:g}, {config.transport.endpoint_scale_V:g}")
+
+
+def write_checkpoint(out_dir: Path, state: TrainingState, config: TrainConfig, data: TrainingData) -> Path:
+    """``config.yaml`` and ``checkpoint.pt`` of the run so far (``model.checkpoint`` lists the keys)."""
+    save_yaml(config, out_dir / CONFIG_NAME)
+    save_checkpoint(out_dir / CHECKPOINT_NAME, {
+        "step": state.step,
+        "config": config_to_dict(config),
+        "model": state.model.state_dict(),
+        "optimizer": state.optimizer.state_dict(),
+        "rng": {"torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                "data": state.data_generator.get_state(), "loss": state.loss_generator.get_state()},
+        "vocabulary": list(VOCABULARY),
+        "covalent_geometry": data.covalent_geometry,
+        "proteins": [{"name": p.name, "topology": str(p.topology_path),
+                      "sequence": [VOCABULARY[int(s)] for s in p.residue_types]} for p in data.proteins],
+        "versions": package_versions(),
+    })
+    return out_dir / CHECKPOINT_NAME
+
+
+def train_step(state: TrainingState, config: TrainConfig, data: TrainingData, device: torch.device,
+               out_dir: Path) -> tuple[float, dict[str, float]]:
+    """One optimizer step at the scheduled learning rate; returns (lr, losses)."""
+    lr = learning_rate(config, state.step)
+    for group in state.optimizer.param_groups:
+        group["lr"] = lr
+    batch = data.train_pairs.batch(data.sampler.draw(config.batch_size, state.data_generator)).to(device)
+    try:
+        if config.start_noise_A > 0:
+            batch = batch.with_noisy_start(config.start_noise_A, state.loss_generator)
+        values = optimizer_step(state.model, state.optimizer, batch, state.loss_generator, config.grad_clip_norm)
+    except FloatingPointError as error:
+        restart = (f"resume from the last checkpoint in {out_dir}" if (out_dir / CHECKPOINT_NAME).is_file()
+                   else f"start again ({out_dir} holds no checkpoint yet)")
+        raise FloatingPointError(f"step {state.step + 1} (lr {lr:g}): {error}; lower lr or set grad_clip_norm, "
+                                 f"and {restart}") from error
+    state.step += 1
+    return lr, values
+
+
+def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, stop_after: int | None = None,
+          device: str = "auto", progress: bool = True) -> Path:
+    """Run (or with ``resume`` continue) training into ``out_dir``; returns the checkpoint's path.
+
+    ``stop_after``: stop with a checkpoint after this many steps of this call (for time-limited jobs; the
+    run goes on with ``resume``). ``device``: "auto" (CUDA when present), "cpu", "cuda", ...
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(device)
+    checkpoint = load_checkpoint(out_dir, map_location="cpu") if resume else None
+    if checkpoint is not None:
+        check_resumable(config, checkpoint["config"], out_dir)
+    data = prepare_data(config)
+    state = new_state(config, device)
+    if checkpoint is None:
+        print_data_scales(state, config, data, device)
+    else:
+        state.restore(checkpoint)
+
+    log = LossLog(out_dir / LOSSES_NAME, resume_step=state.step if resume else None)
+    validation_seed = config.seed + 2
+    last_validation = log.last_validation
+
+    def validate_now(lr: float) -> float:
+        losses = validate(state.model, data.validation_pairs, data.validation_indices, config.batch_size,
+                          validation_seed, device)
+        log.write(state.step, "val", lr, losses)
+        return losses["loss"]
+
+    if state.step == 0 and len(data.validation_indices):
+        last_validation = validate_now(learning_rate(config, 0))
+    bar = tqdm(total=config.steps, initial=state.step, disable=not progress, unit="step", dynamic_ncols=True,
+               desc=f"training on {device.type}")
+    smoothed = math.nan
+    steps_this_call = 0
+    state.model.train()
+    with StopOnInterrupt() as interrupt:
+        while (state.step < config.steps and (stop_after is None or steps_this_call < stop_after)
+               and not interrupt.requested):
+            lr, values = train_step(state, config, data, device, out_dir)
+            steps_this_call += 1
+            log.write(state.step, "train", lr, values)
+            smoothed = values["loss"] if math.isnan(smoothed) else 0.95 * smoothed + 0.05 * values["loss"]
+            if len(data.validation_indices) and (state.step % config.validate_every == 0
+                                                 or state.step == config.steps):
+                last_validation = validate_now(lr)
+            if state.step % config.checkpoint_every == 0:
+                write_checkpoint(out_dir, state, config, data)
+            bar.set_postfix(loss=f"{smoothed:.4g}", val=f"{last_validation:.4g}", lr=f"{lr:.2g}", refresh=False)
+            bar.update(1)
+    bar.close()
+    path = write_checkpoint(out_dir, state, config, data)
+    if interrupt.requested:
+        print(f"interrupted after step {state.step}: checkpoint written to {path}; continue with --resume",
+              file=sys.stderr)
+        raise KeyboardInterrupt
+    return path
