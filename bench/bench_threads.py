@@ -80,7 +80,7 @@ def md_rate(pdb_path: str, seconds: float) -> float:
 
 
 def main() -> None:
-    from openmm_equijump.models import available_models  # noqa: F401 (fail early without the package)
+    from openmm_equijump.runtime.load import available_models  # noqa: F401 (fail early without the package)
 
     default_pdb = os.path.join(os.path.dirname(__file__), "..", "openmm_equijump", "pretrained", "chignolin",
                                "structure.pdb")

@@ -24,7 +24,10 @@ import numpy as np
 from deeptime.markov import TransitionCountEstimator
 from deeptime.markov.msm import MaximumLikelihoodMSM
 
-from .observables import NM_TO_A
+from ..units import ANGSTROM_PER_NM
+from .msm import fit_clusters
+from .observables import calpha_indices, calpha_rmsd_A
+from .tica import calpha_distances, fit_tica
 
 FOLDED, UNFOLDED, UNASSIGNED = 1, 0, -1
 
@@ -151,7 +154,7 @@ def paired_rmsd_A(a_nm: np.ndarray, b_nm: np.ndarray) -> np.ndarray:
     sign = np.sign(np.linalg.det(u) * np.linalg.det(vt))
     overlap = sigma[:, 0] + sigma[:, 1] + sign * sigma[:, 2]
     squared = ((a ** 2).sum((1, 2)) + (b ** 2).sum((1, 2)) - 2.0 * overlap) / a.shape[1]
-    return np.sqrt(np.maximum(squared, 0.0)) * NM_TO_A
+    return np.sqrt(np.maximum(squared, 0.0)) * ANGSTROM_PER_NM
 
 
 def displacement_A(calphas: Sequence[np.ndarray], lag_frames: int) -> list[np.ndarray]:
@@ -252,10 +255,6 @@ def kinetics_inputs(ensembles: dict[str, list[md.Trajectory]], frame_ns: dict[st
                     seed: int = 0) -> dict[str, KineticsInput]:
     """KineticsInputs of several ensembles of heavy-atom trajectories of one protein (C-alphas in the same
     order as ``native``'s), with TICA (C-alpha distances) and k-means fitted on ``reference`` alone."""
-    from .msm import fit_clusters
-    from .observables import calpha_indices, calpha_rmsd_A
-    from .tica import calpha_distances, fit_tica
-
     native_ca = native.atom_slice(calpha_indices(native.topology))
     calphas = {name: [t.atom_slice(calpha_indices(t.topology)) for t in trajs] for name, trajs in ensembles.items()}
     features = {name: [calpha_distances(t) for t in trajs] for name, trajs in calphas.items()}
@@ -268,59 +267,3 @@ def kinetics_inputs(ensembles: dict[str, list[md.Trajectory]], frame_ns: dict[st
         dtrajs=[clusters.transform(x) for x in tics[name]],
         calphas_nm=[t.xyz for t in calphas[name]], frame_ns=frame_ns[name], n_clusters=n_clusters)
         for name in ensembles}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m openmm_equijump.analysis.kinetics --campaign data/md/campaign.yaml --protein chignolin
-    [--generated run/*.dcd --generated-topology run/topology.pdb --generated-frame-ps 100] [--out k.yaml]``"""
-    import argparse
-    import sys
-    from pathlib import Path
-
-    import yaml
-
-    from ..campaign import Campaign, CampaignError, campaign_trajectories
-    from .frames import load_ensemble
-
-    parser = argparse.ArgumentParser(prog="python -m openmm_equijump.analysis.kinetics",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--campaign", required=True, help="campaign file; its replicas (after burn-in) are the reference")
-    parser.add_argument("--protein", default="chignolin")
-    parser.add_argument("--generated", nargs="*", default=[], help="trajectories to put beside the reference")
-    parser.add_argument("--generated-topology", help="topology of --generated (PDB)")
-    parser.add_argument("--generated-frame-ps", type=float, help="frame interval of --generated (else from the files)")
-    parser.add_argument("--bootstrap", type=int, default=KineticsSettings.n_bootstrap)
-    parser.add_argument("--out", help="write the report as YAML here")
-    args = parser.parse_args(argv)
-    try:
-        campaign = Campaign.load(args.campaign)
-        reference = campaign_trajectories(campaign, args.protein)
-        if not reference:
-            raise CampaignError(f"the campaign has no {args.protein} frames past its {campaign.burn_in_ns} ns burn-in yet")
-        native = md.load(str(campaign.folder / args.protein / "heavy_atoms.pdb"))
-        ensembles = {"reference MD": reference}
-        frame_ns = {"reference MD": campaign.frame_ps / 1000.0}
-        if args.generated:
-            if not args.generated_topology:
-                raise ValueError("--generated needs --generated-topology")
-            generated = load_ensemble(args.generated, args.generated_topology, native.topology,
-                                      args.generated_frame_ps, "generated")
-            ensembles["generated"] = generated.trajectories
-            frame_ns["generated"] = generated.frame_ps / 1000.0
-        settings = KineticsSettings(n_bootstrap=args.bootstrap)
-        inputs = kinetics_inputs(ensembles, frame_ns, native, "reference MD")
-        reports = {name: kinetics(data, settings) for name, data in inputs.items()}
-    except (CampaignError, ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"{args.protein}: reference = {len(reference)} campaign replicas after a {campaign.burn_in_ns:g} ns burn-in; "
-          f"folded: C-alpha RMSD < {settings.folded_A} A; cores < {settings.folded_core_A} A and > "
-          f"{settings.unfolded_core_A} A; 95 % bootstrap intervals over trajectories ({settings.n_bootstrap} resamples)")
-    print(report_rows(reports))
-    if args.out:
-        Path(args.out).write_text(yaml.safe_dump({k: to_plain(v) for k, v in reports.items()}, sort_keys=False))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -10,9 +10,10 @@ import yaml
 
 from openmm_equijump.analysis.kinetics import (FOLDED, UNASSIGNED, UNFOLDED, KineticsInput, KineticsSettings,
                                                autocorrelation_time_ns, bootstrap, core_set_states, implied_timescales_ns,
-                                               kinetics, main, mean_first_passage_ns, paired_rmsd_A)
+                                               kinetics, mean_first_passage_ns, paired_rmsd_A)
+from openmm_equijump.cli.kinetics import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TRAINING_MD = ROOT / "openmm_equijump" / "pretrained" / "chignolin" / "training_md"
 
 

@@ -10,10 +10,12 @@ import openmm
 import pytest
 import yaml
 
-from openmm_equijump.campaign import Campaign, CampaignError, CampaignRunner, main
+from openmm_equijump.cli.campaign import main
+from openmm_equijump.md.campaign import Campaign, CampaignError, CampaignRunner
 
-STRUCTURES = Path(__file__).resolve().parents[1] / "data" / "md" / "structures"
-STARTS = Path(__file__).resolve().parents[1] / "data" / "md" / "starts"
+ROOT = Path(__file__).resolve().parents[2]
+STRUCTURES = ROOT / "data" / "md" / "structures"
+STARTS = ROOT / "data" / "md" / "starts"
 
 
 def write_campaign(folder: Path, **overrides) -> Path:
@@ -109,7 +111,7 @@ def test_the_command_names_a_missing_file_and_exits_2(tmp_path, capsys):
 
 
 def test_the_shipped_campaign_file_loads_and_its_manifest_matches_its_files():
-    folder = Path(__file__).resolve().parents[1] / "data" / "md"
+    folder = ROOT / "data" / "md"
     campaign = Campaign.load(folder / "campaign.yaml")
     manifest = yaml.safe_load((folder / "manifest.yaml").read_text())
     for record in manifest["replicas"]:

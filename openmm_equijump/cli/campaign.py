@@ -1,0 +1,51 @@
+"""``python -m openmm_equijump.campaign`` (``equijump-campaign``): advance the reference-MD campaign of a campaign
+file (``md.campaign``), or print what its manifest holds.
+
+    python -m openmm_equijump.campaign data/md/campaign.yaml --threads 1 --stop-after-minutes 60
+    python -m openmm_equijump.campaign data/md/campaign.yaml --platform CUDA --workers 2 --cpu-workers 13
+    python -m openmm_equijump.campaign data/md/campaign.yaml --status
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import openmm
+
+from ..md.campaign import Campaign, CampaignError, CampaignRunner, platform_properties
+from . import ArgumentParser, command
+
+
+def parse_args(argv: Optional[Sequence[str]] = None):
+    parser = ArgumentParser(prog="python -m openmm_equijump.campaign", description=__doc__.split("\n\n")[0])
+    parser.add_argument("campaign", help="campaign file (YAML); its outputs and manifest.yaml lie beside it")
+    parser.add_argument("--platform", default="CPU", help="OpenMM platform: CPU, CUDA, OpenCL, Reference")
+    parser.add_argument("--threads", type=int, default=1, help="CPU platform threads per worker (0 = all cores)")
+    parser.add_argument("--workers", type=int, default=1, help="chunks run at once on --platform, one process each")
+    parser.add_argument("--cpu-workers", type=int, default=0,
+                        help="more processes on the CPU platform, one thread each (beside a GPU platform)")
+    parser.add_argument("--stop-after-minutes", type=float, default=None,
+                        help="stop then (a running chunk is abandoned; rerun to continue)")
+    parser.add_argument("--max-chunks", type=int, default=None, help="stop after committing this many chunks")
+    parser.add_argument("--status", action="store_true", help="print what the manifest holds and exit")
+    return parser.parse_args(argv)
+
+
+@command
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    campaign = Campaign.load(args.campaign)
+    try:
+        runner = CampaignRunner(campaign, args.platform, platform_properties(args.platform, args.threads))
+        if not args.status:
+            summary = runner.run(args.workers, args.stop_after_minutes, args.max_chunks, cpu_workers=args.cpu_workers)
+            speed = f"{summary['ns_per_day']:.0f} ns/day" if summary["ns_per_day"] else "nothing run"
+            cpu = f" + {args.cpu_workers} on CPU" if args.cpu_workers else ""
+            print(f"{summary['simulated_ns']:.2f} ns in {summary['chunks']} chunks, {summary['wall_s']:.0f} s "
+                  f"({speed}; {args.workers} worker(s) on {args.platform}{cpu})")
+    except openmm.OpenMMException as error:  # e.g. a platform this machine does not have
+        raise CampaignError(str(error)) from error
+    for plan in campaign.proteins:
+        records = [r for r in runner.manifest.records.values() if r.protein == plan.name]
+        print(f"{plan.name}: {sum(r.ns_done for r in records):g} of {plan.replicas * plan.ns_per_replica:g} ns; "
+              "per replica " + " ".join(f"{r.ns_done:g}" for r in sorted(records, key=lambda r: r.replica)))
+    return 0
