@@ -1,5 +1,5 @@
 """Helpers for testing: transitions with a checkable result (for the jump module and the plugin; not models of
-dynamics), random rotations and random padded tensor clouds.
+dynamics), a stateful jump module, random rotations and random padded tensor clouds.
 
 The transitions implement the transition interface of ``export``:
 ``forward(P (R, N, 3) A, V (R, N, 13, 3) A, S (N,) int64, mask (N, 13) bool, seeds: List[int]) -> (P', V')``
@@ -108,3 +108,45 @@ def random_cloud(B: int, N: int, seed: int = 0):
         residue_mask[1, -2:] = False
         mask[1, -2:] = False
     return P, V, S, mask, residue_mask
+
+
+class StatefulDrift(nn.Module):
+    """A stateful jump module (format_version 2) with the attributes of ``reference``, a jump module of the same
+    topology: its state is a displacement per jump (R, n_atoms, 3) nm that halves every jump and gets a seeded
+    kick of ``kick_nm``; positions move by it. The state starts as a seeded kick. A jump then depends on the
+    state, so only a run that carried its state exactly continues exactly."""
+
+    def __init__(self, reference: nn.Module, kick_nm: float = 0.01):
+        super().__init__()
+        self.format_version = 2
+        self.jump_ps = float(reference.jump_ps)
+        self.n_atoms = int(reference.n_atoms)
+        self.temperature_K = float(reference.temperature_K)
+        self.kick_nm = float(kick_nm)
+        for name in ("atomic_numbers", "group_index", "expected_group_mass"):
+            self.register_buffer(name, getattr(reference, name).clone())
+
+    def _kicks(self, positions: torch.Tensor, seeds: List[int]) -> torch.Tensor:
+        kicks = []
+        for seed in seeds:
+            generator = torch.Generator()
+            generator.manual_seed(seed)
+            kicks.append(self.kick_nm * torch.randn([self.n_atoms, 3], generator=generator, dtype=torch.float64))
+        return torch.stack(kicks).to(device=positions.device, dtype=positions.dtype)
+
+    @torch.jit.export
+    def init_replicas(self, positions: torch.Tensor, seeds: List[int]) -> torch.Tensor:
+        return self._kicks(positions, seeds)
+
+    @torch.jit.export
+    def jump_replicas(self, positions: torch.Tensor, state: torch.Tensor,
+                      seeds: List[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+        state = 0.5 * state + self._kicks(positions, seeds)
+        return positions + state, state
+
+    @torch.jit.export
+    def init_state(self, positions: torch.Tensor, seed: int) -> torch.Tensor:
+        return self.init_replicas(positions, [seed ^ r for r in range(positions.shape[0])])
+
+    def forward(self, positions: torch.Tensor, state: torch.Tensor, seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        return self.jump_replicas(positions, state, [seed ^ r for r in range(positions.shape[0])])

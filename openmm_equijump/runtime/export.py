@@ -27,6 +27,17 @@ from ..protein.topology import ProteinBinding, bind_topology
 
 #: Version of the jump-module contract (attributes and forward signature) read by the C++ plugin.
 FORMAT_VERSION = 1
+#: The contract of a jump module that carries a state Tensor (first dimension: replicas) from jump to jump:
+#: ``forward(positions, state, seed) -> (positions, state)`` and ``init_state(positions, seed) -> state`` for
+#: the plugin (R = 1), ``jump_replicas(positions, state, seeds)`` and ``init_replicas(positions, seeds)`` for
+#: batches (replica r as the plugin with ``seeds[r]``). The plugin keeps the state per Context, in checkpoints
+#: and States, and initializes it again when the positions are not those its last jump wrote.
+STATEFUL_FORMAT_VERSION = 2
+
+
+def is_stateful(module) -> bool:
+    """Whether a jump module carries a state from jump to jump (format_version 2)."""
+    return int(getattr(module, "format_version", FORMAT_VERSION)) == STATEFUL_FORMAT_VERSION
 
 
 @contextlib.contextmanager

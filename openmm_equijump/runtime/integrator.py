@@ -33,7 +33,7 @@ from openmm import unit
 
 from ..errors import EquiJumpError
 from .. import _plugin
-from .export import jump_module_bytes, load_jump_module
+from .export import is_stateful, jump_module_bytes, load_jump_module
 
 JumpModuleSource = Union[torch.jit.ScriptModule, str, Path, bytes, bytearray]
 
@@ -94,7 +94,14 @@ def _check_contract(module: torch.jit.ScriptModule, what: str) -> None:
         raise JumpModuleError(f"{what} has no scripted forward(); {_EXPORT_ADVICE}") from error
     arguments = [str(argument.type) for argument in schema.arguments[1:]]
     returns = [str(value.type) for value in schema.returns]
-    if arguments != ["Tensor", "int"] or returns != ["Tensor"]:
+    if is_stateful(module):
+        if arguments != ["Tensor", "Tensor", "int"] or returns != ["Tuple[Tensor, Tensor]"] or not hasattr(
+                module, "init_state"):
+            raise JumpModuleError(
+                f"{what} has format_version 2 (stateful) and forward({', '.join(arguments)}) -> "
+                f"({', '.join(returns)}); a stateful jump module needs forward(positions, state: Tensor, seed: int) "
+                f"-> (positions, state) and init_state(positions, seed: int) -> state")
+    elif arguments != ["Tensor", "int"] or returns != ["Tensor"]:
         raise JumpModuleError(
             f"{what} has forward({', '.join(arguments)}) -> ({', '.join(returns)}); a jump module needs "
             f"forward(positions: Tensor[R, n_atoms, 3] nm, seed: int) -> Tensor[R, n_atoms, 3]; {_EXPORT_ADVICE}")

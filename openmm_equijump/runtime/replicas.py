@@ -7,7 +7,8 @@ module seed ``jump_seed(seeds[r], k)``, derived as the C++ integrator derives it
 count); the module draws each replica's noise from a generator of its own. So replica r of a batch is
 ``Simulation(..., EquiJumpIntegrator(module, seed=seeds[r]))`` started from the same positions, to float32
 round-off per jump (a batch may sum in another order; the covalent projection's bounds can grow that to
-~1e-3 A), whatever the other replicas of the batch do.
+~1e-3 A), whatever the other replicas of the batch do. A stateful module (``export.is_stateful``) gets its state
+from ``init_replicas`` before the first jump, seeded as the plugin seeds ``init_state``, and carries it along.
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from typing import Iterator, Sequence, Union
 import numpy as np
 import torch
 from tqdm import tqdm
+
+from .export import is_stateful
 
 _MASK64 = (1 << 64) - 1
 
@@ -29,10 +32,24 @@ def _splitmix64(state: int) -> tuple[int, int]:
     return state, z ^ (z >> 31)
 
 
+#: Mixed into a jump's random state for a stateful module's init_state (as the C++ kernel's INIT_STATE_SALT).
+_INIT_STATE_SALT = 0x5DEECE66D
+
+
+def _jump_state(seed: int, step: int) -> int:
+    _, state = _splitmix64((((seed & 0xFFFFFFFF) << 32) ^ step) & _MASK64)
+    return state
+
+
 def jump_seed(seed: int, step: int) -> int:
     """The module seed of the jump taken at ``step`` by an integrator seeded ``seed`` (as the C++ kernel)."""
-    _, state = _splitmix64((((seed & 0xFFFFFFFF) << 32) ^ step) & _MASK64)
-    _, output = _splitmix64(state)
+    _, output = _splitmix64(_jump_state(seed, step))
+    return output >> 1
+
+
+def init_state_seed(seed: int, step: int) -> int:
+    """The seed a stateful module's state is initialized with before the jump at ``step`` (as the C++ kernel)."""
+    _, output = _splitmix64(_jump_state(seed, step) ^ _INIT_STATE_SALT)
     return output >> 1
 
 
@@ -73,17 +90,27 @@ def iterate_replicas(jump_module: torch.jit.ScriptModule, positions, jumps: int,
     frame = start.copy()
     alive = np.arange(start.shape[0])
     x = torch.as_tensor(frame, device=device)
+    stateful = is_stateful(jump_module)
     with torch.no_grad(), torch.jit.optimized_execution(False):
+        if stateful:  # a new run: the state is initialized as the plugin does for positions it did not write
+            state = jump_module.init_replicas(x, [init_state_seed(seeds[r], first_step) for r in alive])
         for k in tqdm(range(first_step, first_step + jumps), desc=f"{len(seeds)} replicas", unit="jump",
                       disable=not progress):
             if len(alive):
-                x = jump_module.jump_replicas(x, [jump_seed(seeds[r], k) for r in alive])
+                step_seeds = [jump_seed(seeds[r], k) for r in alive]
+                if stateful:
+                    x, state = jump_module.jump_replicas(x, state, step_seeds)
+                else:
+                    x = jump_module.jump_replicas(x, step_seeds)
                 finite = torch.isfinite(x).flatten(1).all(dim=1).cpu().numpy()
                 if not finite.all() and not keep_going:
                     raise FloatingPointError(f"jump at step {k}: the jump module returned non-finite positions "
                                              f"for replica(s) {alive[~finite].tolist()}")
                 frame[alive] = x.cpu().numpy()
-                alive, x = alive[finite], x[torch.as_tensor(finite, device=device)]
+                keep = torch.as_tensor(finite, device=device)
+                alive, x = alive[finite], x[keep]
+                if stateful:
+                    state = state[keep]
             yield frame.copy()
 
 
