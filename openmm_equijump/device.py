@@ -1,4 +1,7 @@
-"""``device="auto"`` resolved in one place: CUDA when libtorch sees a GPU, else the CPU (as the plugin does)."""
+"""``device="auto"`` resolved in one place: CUDA when libtorch sees a GPU, else the CPU (as the plugin does); and
+libtorch's CPU thread count for a stretch of jumps."""
+import contextlib
+
 import torch
 
 
@@ -7,3 +10,20 @@ def resolve_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+@contextlib.contextmanager
+def cpu_threads(threads: int):
+    """libtorch's intra-op CPU threads set to ``threads`` inside the block (0: left as they are), restored after.
+
+    One thread is the default of the package's jumps: on a machine shared with busy processes, libtorch's one
+    thread per core wait for each other and a jump can take 50 times longer (``bench/bench_threads.py``)."""
+    if threads < 0:
+        raise ValueError(f"threads must be >= 0 (0 = libtorch's default, one per core), got {threads}")
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -12,7 +12,7 @@ from ..jobs.evaluate import EvaluateConfig, evaluate
 from ..model.sampler import SamplerConfig
 from . import ArgumentParser, add_config_flag, command, given
 
-FIELDS = ("out", "model", "pdb", "replicas", "jumps", "seed", "reference_topology", "reference")
+FIELDS = ("out", "model", "pdb", "replicas", "jumps", "seed", "reference_topology", "reference", "threads")
 SAMPLER_FIELDS = ("latent_steps", "eps", "mode", "projection_iterations")
 
 
@@ -25,6 +25,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> EvaluateConfig:
     parser.add_argument("--replicas", type=int, help=f"default {EvaluateConfig.replicas}")
     parser.add_argument("--jumps", type=int, help=f"default {EvaluateConfig.jumps}")
     parser.add_argument("--seed", type=int, help=f"replica r uses seed + r (default {EvaluateConfig.seed})")
+    parser.add_argument("--threads", type=int, help="CPU threads of the jumps (default 1, the fastest beside other busy "
+                                                    "processes; 0: one per core)")
     parser.add_argument("--latent-steps", type=int, help=f"default {SamplerConfig.latent_steps}")
     parser.add_argument("--eps", type=float, help=f"default {SamplerConfig.eps:g}")
     parser.add_argument("--mode", choices=("sde", "ode"), help=f"default {SamplerConfig.mode}")

@@ -16,7 +16,7 @@ from . import ArgumentParser, add_config_flag, add_temperature_flag, command, gi
 
 #: Flags that set a SimulateConfig field of the same name.
 FIELDS = ("pdb", "model", "jumps", "replicas", "batch_size", "out", "latent_steps", "seed", "temperature_K",
-          "platform", "device", "md_seconds", "compare", "prepare")
+          "platform", "device", "threads", "md_seconds", "compare", "prepare")
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> SimulateConfig:
@@ -39,6 +39,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> SimulateConfig:
                                  "temperature)")
     parser.add_argument("--platform", help="OpenMM platform (default auto: CUDA if present, else CPU)")
     parser.add_argument("--device", help="device of the jump module: auto (default), cpu, cuda, ...")
+    parser.add_argument("--threads", type=int, help="CPU threads of the jumps (default 1, the fastest beside other "
+                                                    "busy processes; 0: one per core)")
     parser.add_argument("--md-seconds", type=float,
                         help=f"wall seconds of the OpenMM MD yardstick (default {defaults.md_seconds:g})")
     parser.add_argument("--no-compare", dest="compare", action="store_const", const=False,

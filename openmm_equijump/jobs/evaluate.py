@@ -27,6 +27,7 @@ from ..analysis.report import summary_table
 from ..analysis.run import analyse_files
 from ..analysis.stability import stability_by_frame, stability_report, stability_table
 from ..config import save_yaml
+from ..device import cpu_threads
 from ..errors import ConfigError
 from ..model.sampler import SamplerConfig
 from ..runtime.load import PRETRAINED_DIR, load_model, reference_md
@@ -50,11 +51,14 @@ class EvaluateConfig:
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     reference_topology: Optional[str] = None     # None with no reference: the MD shipped beside the model
     reference: list[str] = field(default_factory=list)
+    threads: int = 1                             # libtorch CPU threads of the jumps (0: one per core)
 
     def __post_init__(self) -> None:
         for name in ("replicas", "jumps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"EvaluateConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.threads < 0:
+            raise ConfigError(f"EvaluateConfig.threads must be >= 0 (0: one per core), got {self.threads}")
 
 
 def reference_files(config: EvaluateConfig) -> tuple[str, list[str]]:
@@ -78,8 +82,9 @@ def evaluate(config: EvaluateConfig) -> dict:
     save_yaml(config, out / CONFIG_NAME)
     start = np.asarray(pdb.positions.value_in_unit(unit.nanometer), dtype=np.float32)
     t0 = time.perf_counter()
-    frames = run_replicas(module, np.repeat(start[None], config.replicas, axis=0), config.jumps, config.seed,
-                          keep_going=True)
+    with cpu_threads(config.threads):
+        frames = run_replicas(module, np.repeat(start[None], config.replicas, axis=0), config.jumps, config.seed,
+                              keep_going=True)
     wall = time.perf_counter() - t0
 
     topology = mdtraj.Topology.from_openmm(pdb.topology)

@@ -39,7 +39,7 @@ def run_replica(index: int, config: "SimulateConfig", topology: app.Topology, po
 
     setup = time.perf_counter()
     integrator = EquiJumpIntegrator(jump_module, temperature=config.temperature_K, seed=config.seed + index,
-                                    device=config.device)
+                                    device=config.device, threads=config.threads)
     simulation = app.Simulation(topology, system, integrator,
                                 openmm.Platform.getPlatformByName(platform))
     simulation.context.setPositions(positions)

@@ -53,7 +53,7 @@ from ..analysis.report import summary_table
 from ..analysis.run import analyse_files
 from ..analysis.stability import stability_report
 from ..config import save_yaml
-from ..device import resolve_device
+from ..device import cpu_threads, resolve_device
 from ..errors import EquiJumpError
 from ..md.prepare import prepare_structure
 from ..md.reference import md_ns_per_day, native_obc2_system
@@ -87,7 +87,8 @@ class SimulateConfig:
     integrator pick a random one). temperature_K: K of the velocities drawn after each jump (by the integrator,
     batch size 1) and of the MD yardstick (None: the model's).
     platform: OpenMM platform of the Simulations and the MD yardstick ("auto": CUDA when OpenMM has it, else
-    CPU). device: where the jump module runs ("auto", "cpu", "cuda", ...). md_seconds: how long the MD
+    CPU). device: where the jump module runs ("auto", "cpu", "cuda", ...). threads: libtorch's CPU threads during
+    the jumps (0: one per core; 1, the default, is the fastest beside other busy processes). md_seconds: how long the MD
     yardstick runs. compare: measure the MD yardstick and analyse against the model's reference MD.
     prepare: make the structure simulation-ready first (PDBFixer: hydrogens, missing atoms; ``md.prepare``).
     """
@@ -103,6 +104,7 @@ class SimulateConfig:
     temperature_K: Optional[float] = field(default=None, metadata={"aliases": ("temperature",)})
     platform: str = "auto"
     device: str = "auto"
+    threads: int = 1
     md_seconds: float = 10.0
     compare: bool = True
     prepare: bool = False
@@ -119,6 +121,8 @@ class SimulateConfig:
                                 f"'random'), got {self.seed}")
         if self.md_seconds <= 0:
             raise SimulateError(f"md_seconds must be > 0, got {self.md_seconds}")
+        if self.threads < 0:
+            raise SimulateError(f"threads must be >= 0 (0: one per core), got {self.threads}")
 
     @property
     def batches(self) -> list[list[int]]:
@@ -224,7 +228,8 @@ def start_output(config: SimulateConfig, inputs: Inputs) -> Path:
 def run_all(config: SimulateConfig, inputs: Inputs, out: Path) -> list[dict]:
     """Every batch of replicas (``rollout``); one record per batch."""
     records = []
-    with tqdm(total=config.jumps * config.replicas, unit="jump", desc="EquiJump", dynamic_ncols=True) as bar:
+    with tqdm(total=config.jumps * config.replicas, unit="jump", desc="EquiJump", dynamic_ncols=True) as bar, \
+            cpu_threads(config.threads):
         if len(config.batches[0]) == 1:
             for (index,) in config.batches:
                 records.append(run_replica(index, config, inputs.topology, inputs.positions, inputs.system,
