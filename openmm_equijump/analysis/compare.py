@@ -8,8 +8,9 @@ Steps (the EquiJump paper's evaluation, on deeptime and mdtraj):
    distribution.
 4. Jensen-Shannon divergences of TIC1, TIC2, RMSD, GDT-TS, Rg and FNC, raw and reweighted; bond length,
    bond angle and clash distributions of randomly drawn frames (raw).
-5. The noise floor: steps 2-4 between two independent parts of the reference, with the same TICA,
-   clusters and settings.
+5. The noise floor: steps 2-4 between independent parts of the reference, with the same TICA, clusters and
+   settings; one part shaped like the generated set (as many runs, as long), so the floor is what reference
+   MD of the generated set's size scores (``split_reference``).
 """
 from __future__ import annotations
 
@@ -203,11 +204,16 @@ def compare_observed(reference: ObservedEnsemble, generated: ObservedEnsemble, n
                       sum(len(v) for v in generated.values["rmsd"]))
 
 
-def split_reference(reference: Ensemble) -> tuple[Ensemble, Ensemble, str]:
-    """Two independent parts of the reference for the noise floor.
+def split_reference(reference: Ensemble, generated: Ensemble | None = None) -> tuple[Ensemble, Ensemble, str]:
+    """Two independent parts of the reference for the noise floor: part A is compared with part B as the
+    generated set is compared with the whole reference.
 
-    Several trajectories: two groups of whole trajectories with frame totals as equal as a greedy
-    longest-first split allows (independent runs). One trajectory: its first and second half.
+    With ``generated`` and several reference trajectories, part A is shaped like the generated set: as many
+    independent reference runs as it has trajectories (at most half of the reference's; the longest first), each
+    cut to the generated trajectories' median duration from its start, and part B is the other runs, whole (the
+    rest of a cut run is left out: it is not independent of its start). Without ``generated``: two groups of
+    whole trajectories with frame totals as equal as a greedy longest-first split allows. One trajectory: its
+    first and second half.
     """
     if len(reference.trajectories) == 1:
         trajectory = reference.trajectories[0]
@@ -216,11 +222,23 @@ def split_reference(reference: Ensemble) -> tuple[Ensemble, Ensemble, str]:
         return (Ensemble([trajectory[:half]], reference.frame_ps, [f"{source}[:{half}]"]),
                 Ensemble([trajectory[half:]], reference.frame_ps, [f"{source}[{half}:]"]),
                 "halves of one trajectory")
+    longest_first = [int(i) for i in np.argsort(reference.lengths, kind="stable")[::-1]]
+    if generated is not None:
+        duration_ps = float(np.median(generated.lengths)) * generated.frame_ps
+        frames = max(1, int(round(duration_ps / reference.frame_ps)))
+        chosen = longest_first[:max(1, min(len(generated.trajectories), len(reference.trajectories) // 2))]
+        part_a = Ensemble([reference.trajectories[i][:frames] for i in chosen], reference.frame_ps,
+                          [f"{reference.sources[i]}[:{frames}]" for i in chosen])
+        rest = [i for i in longest_first if i not in chosen]
+        how = (f"{len(chosen)} independent reference run(s) cut to {duration_ps / 1000:g} ns against the other "
+               f"{len(rest)} (the generated set: {len(generated.trajectories)} trajectories of "
+               f"{duration_ps / 1000:g} ns, median)")
+        return part_a, reference.subset(sorted(rest)), how
     groups: tuple[list[int], list[int]] = ([], [])
     totals = [0, 0]
-    for index in np.argsort(reference.lengths)[::-1]:
+    for index in longest_first:
         smaller = int(totals[1] < totals[0])
-        groups[smaller].append(int(index))
+        groups[smaller].append(index)
         totals[smaller] += reference.lengths[index]
     return reference.subset(groups[0]), reference.subset(groups[1]), "independent trajectories"
 
@@ -248,7 +266,7 @@ def compare_dynamics(reference: Ensemble, generated: Ensemble, native: md.Trajec
     comparison = compare_observed(observed_reference, observed_generated, resolved.n_bins, steps)
     noise_floor, split = None, {"computed": False}
     if settings.noise_floor:
-        part_a, part_b, how = split_reference(reference)
+        part_a, part_b, how = split_reference(reference, generated)
         split = {"computed": True, "how": how, "part_a": part_a.sources, "part_b": part_b.sources,
                  "frames_a": part_a.n_frames, "frames_b": part_b.n_frames}
         noise_floor = compare_observed(observe(part_a, fit, resolved.msm_lag_reference_frames),
