@@ -82,7 +82,7 @@ class Campaign:
     """
 
     proteins: list[ProteinPlan] = field(metadata={"items": ProteinPlan})
-    temperature_k: float = 350.0
+    temperature_K: float = field(default=350.0, metadata={"aliases": ("temperature_k",)})
     frame_ps: float = 10.0
     chunk_ns: float = 0.5
     timestep_fs: float = 4.0
@@ -101,7 +101,7 @@ class Campaign:
             raise CampaignError(f"{path}: no proteins")
         raw.pop("folder", None)
         campaign = config_from_dict(cls, raw, where=str(path))
-        for name in ("temperature_k", "frame_ps", "chunk_ns", "timestep_fs", "friction_per_ps",
+        for name in ("temperature_K", "frame_ps", "chunk_ns", "timestep_fs", "friction_per_ps",
                      "hydrogen_mass_amu", "burn_in_ns"):
             try:
                 setattr(campaign, name, float(getattr(campaign, name)))
@@ -205,9 +205,10 @@ class Manifest:
         if self.path.exists():
             raw = yaml.safe_load(self.path.read_text()) or {}
             previous = raw.get("protocol", {})
-            for key in ("temperature_k", "frame_ps", "chunk_ns", "timestep_fs", "friction_per_ps",
+            previous.setdefault("temperature_K", previous.get("temperature_k"))  # written so before 2026-12
+            for key in ("temperature_K", "frame_ps", "chunk_ns", "timestep_fs", "friction_per_ps",
                         "hydrogen_mass_amu"):
-                if key in previous and float(previous[key]) != float(getattr(campaign, key)):
+                if previous.get(key) is not None and float(previous[key]) != float(getattr(campaign, key)):
                     raise CampaignError(
                         f"{self.path} was made with {key}={previous[key]}, the campaign file says "
                         f"{getattr(campaign, key)}; the protocol of a started campaign cannot change")
@@ -317,7 +318,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     began = time.time()
     c = task.campaign
     system_xml, topology, heavy = _system_and_topology(task.structure, c["hydrogen_mass_amu"])
-    integrator = openmm.LangevinMiddleIntegrator(c["temperature_k"] * unit.kelvin,
+    integrator = openmm.LangevinMiddleIntegrator(c["temperature_K"] * unit.kelvin,
                                                  c["friction_per_ps"] / unit.picosecond,
                                                  c["timestep_fs"] * unit.femtosecond)
     integrator.setRandomNumberSeed(chunk_seed(task.seed, task.chunk))
@@ -326,7 +327,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     if task.chunk == 0:
         simulation.context.setPositions(_start_positions(task, topology))
         simulation.minimizeEnergy()
-        simulation.context.setVelocitiesToTemperature(c["temperature_k"] * unit.kelvin, task.seed)
+        simulation.context.setVelocitiesToTemperature(c["temperature_K"] * unit.kelvin, task.seed)
     else:
         simulation.context.setState(openmm.XmlSerializer.deserialize(Path(task.restart).read_text()))
     replica_dir = Path(task.folder)
@@ -395,7 +396,7 @@ class CampaignRunner:
         folder = self.campaign.folder
         (folder / record.folder).mkdir(parents=True, exist_ok=True)
         c = self.campaign
-        settings = {k: getattr(c, k) for k in ("temperature_k", "timestep_fs", "friction_per_ps", "hydrogen_mass_amu")}
+        settings = {k: getattr(c, k) for k in ("temperature_K", "timestep_fs", "friction_per_ps", "hydrogen_mass_amu")}
         settings.update(steps_per_frame=c.steps_per_frame, frames_per_chunk=c.frames_per_chunk)
         return ChunkTask(
             folder=str(folder / record.folder), protein=record.protein, replica=record.replica,

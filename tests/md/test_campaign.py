@@ -63,7 +63,7 @@ def test_a_campaign_writes_heavy_atom_frames_with_times_and_a_manifest(uninterru
         assert traj.n_atoms == 93 and traj.n_frames == 10
         np.testing.assert_allclose(traj.time, 0.4 * np.arange(1, 11), atol=1e-4)  # ps, across the chunk seam
     assert manifest["software"][0]["platform"] == "CPU"
-    assert manifest["protocol"]["temperature_k"] == 350.0
+    assert manifest["protocol"]["temperature_K"] == 350.0
 
 
 def test_an_interrupted_and_resumed_campaign_equals_an_uninterrupted_one(uninterrupted, tmp_path):
