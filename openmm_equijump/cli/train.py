@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from ..config import config_from_dict
+from ..config import config_from_dict, config_to_dict
 from ..errors import ConfigError
 from ..model.checkpoint import load_checkpoint
 from ..training.config import DatasetConfig, TrainConfig, load_train_config
@@ -42,7 +42,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                                                  f"(default {TrainConfig.seed})")
     add_temperature_flag(parser, "temperature of the training MD (K), stored for export")
     parser.add_argument("--cluster-sampling", action="store_true", help="cluster-enhanced pair sampling")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint "
+                                                              "(only --steps may change)")
+    parser.add_argument("--force", action="store_true", help="replace a training run already in --out")
     parser.add_argument("--stop-after", type=int, help="stop (with a checkpoint) after this many steps")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -54,9 +56,16 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return args
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """Defaults, then the YAML of --config, then the command-line flags."""
+#: (flag attribute, TrainConfig field) of the flags that set a setting.
+FLAG_SETTINGS = (("lag_ps", "lag_ps"), ("steps", "steps"), ("batch_size", "batch_size"), ("seed", "seed"),
+                 ("temperature_K", "temperature_K"))
+
+
+def config_from_args(args: argparse.Namespace, with_data: bool = True) -> TrainConfig:
+    """Defaults, then the YAML of --config, then the command-line flags (without the data: only the YAML)."""
     config = load_train_config(args.config) if args.config else TrainConfig()
+    if not with_data:
+        return config
     given = ([[args.topology, *args.trajectories]] if args.topology else []) + (args.dataset or [])
     command_line = [DatasetConfig(str(Path(topology).resolve()), [str(Path(t).resolve()) for t in trajectories])
                     for topology, *trajectories in given]
@@ -66,8 +75,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     for dataset in command_line:
         dataset.frame_ps = args.frame_ps
     config.datasets = config.datasets + command_line
-    for flag, name in (("lag_ps", "lag_ps"), ("steps", "steps"), ("batch_size", "batch_size"), ("seed", "seed"),
-                       ("temperature_K", "temperature_K")):
+    for flag, name in FLAG_SETTINGS:
         if getattr(args, flag) is not None:
             setattr(config, name, getattr(args, flag))
     if args.cluster_sampling:
@@ -76,10 +84,22 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def resumed_config(args: argparse.Namespace, config: TrainConfig) -> TrainConfig:
-    """The stored config of the run in --out (only --steps may change it)."""
+    """The stored config of the run in --out; only --steps may change it, any other setting given (by flag
+    or --config) that differs from the run's is refused by name."""
     stored = config_from_dict(TrainConfig, load_checkpoint(args.out)["config"], where=args.out)
     if config.datasets and config.datasets != stored.datasets:
         raise ConfigError(f"--resume: {args.out} was trained on other data; start a new --out folder")
+    requested = config_to_dict(config_from_args(args, with_data=False)) if args.config else {}
+    requested.update({name: getattr(args, flag) for flag, name in FLAG_SETTINGS if getattr(args, flag) is not None})
+    if args.cluster_sampling:
+        requested["cluster_sampling"] = True
+    stored_values = config_to_dict(stored)
+    changed = sorted(name for name, value in requested.items()
+                     if name not in ("steps", "datasets") and value != stored_values[name])
+    if changed:
+        raise ConfigError(f"--resume: {args.out} was trained with " + ", ".join(
+            f"{name}={stored_values[name]!r}" for name in changed) + "; only --steps may change when resuming "
+            "(start a new --out folder for other settings)")
     if args.steps is not None:
         stored.steps = args.steps
     return stored
@@ -93,6 +113,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.resume:
         config = resumed_config(args, config)
     path = train(config, args.out, resume=args.resume, stop_after=args.stop_after, device=args.device,
-                 progress=not args.no_progress)
+                 progress=not args.no_progress, force=args.force)
     print(f"checkpoint {path} ({time.perf_counter() - started:.0f} s)")
     return 0

@@ -105,23 +105,26 @@ def validate(model: EquiJumpModel, pairs: TransitionPairs, indices: torch.Tensor
 
 
 class StopOnInterrupt:
-    """Ctrl-C (SIGINT) asks the training loop to stop after the step in progress, so that the checkpoint it
-    then writes continues exactly; a second Ctrl-C interrupts at once."""
+    """Ctrl-C (SIGINT) and SIGTERM (what ``timeout`` and batch schedulers send) ask the training loop to stop
+    after the step in progress, so that the checkpoint it then writes continues exactly; a second signal of
+    the same kind acts at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __enter__(self) -> "StopOnInterrupt":
-        self.requested = False
-        self._previous = None
+        self.requested = None  # the name of the signal that asked
+        self._previous = {}
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._request)
+            self._previous = {s: signal.signal(s, self._request) for s in self.SIGNALS}
         return self
 
     def _request(self, signum, frame) -> None:
-        self.requested = True
-        signal.signal(signal.SIGINT, self._previous)
+        self.requested = signal.Signals(signum).name
+        signal.signal(signum, self._previous[signum])
 
     def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
 
 
 def optimizer_step(model: EquiJumpModel, optimizer: torch.optim.Optimizer, batch: PairBatch,
@@ -254,13 +257,17 @@ def train_step(state: TrainingState, config: TrainConfig, data: TrainingData, de
 
 
 def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, stop_after: int | None = None,
-          device: str = "auto", progress: bool = True) -> Path:
+          device: str = "auto", progress: bool = True, force: bool = False) -> Path:
     """Run (or with ``resume`` continue) training into ``out_dir``; returns the checkpoint's path.
 
     ``stop_after``: stop with a checkpoint after this many steps of this call (for time-limited jobs; the
-    run goes on with ``resume``). ``device``: "auto" (CUDA when present), "cpu", "cuda", ...
+    run goes on with ``resume``). ``device``: "auto" (CUDA when present), "cpu", "cuda", ... A new run into a
+    folder that holds another run's checkpoint is refused unless ``force`` (which replaces that run).
     """
     out_dir = Path(out_dir)
+    if not resume and not force and (out_dir / CHECKPOINT_NAME).is_file():
+        raise ConfigError(f"{out_dir} already holds a training run ({CHECKPOINT_NAME}); continue it with --resume, "
+                          "choose another --out, or replace it with --force")
     out_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(device)
     checkpoint = load_checkpoint(out_dir, map_location="cpu") if resume else None
@@ -307,7 +314,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, sto
     bar.close()
     path = write_checkpoint(out_dir, state, config, data)
     if interrupt.requested:
-        print(f"interrupted after step {state.step}: checkpoint written to {path}; continue with --resume",
+        print(f"{interrupt.requested} after step {state.step}: checkpoint written to {path}; continue with --resume",
               file=sys.stderr)
         raise KeyboardInterrupt
     return path

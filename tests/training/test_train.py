@@ -124,9 +124,16 @@ def test_cli_resume_extends_a_run(chignolin, tmp_path, capsys):
     main(base + ["--steps", "3", "--config", str(config)])
     assert re.search("error: --resume: .* was trained on other data", bad_input(
         main, ["--out", out, "--resume", "--dataset", chignolin.topology, chignolin.trajectories[0]], capsys))
+    # a changed setting is refused by name, not silently ignored; a new run never replaces this one unasked
+    assert re.search(r"error: --resume: .* was trained with lag_ps=100\.0; only --steps may change",
+                     bad_input(main, ["--out", out, "--resume", "--lag-ps", "50"], capsys))
+    assert re.search("already holds a training run .*--resume.*--force", bad_input(main, base + ["--steps", "3"],
+                                                                                     capsys))
     main(["--out", out, "--resume", "--steps", "5", "--no-progress"])
     assert load_checkpoint(out)["step"] == 5
     assert [int(r["step"]) for r in read_losses(Path(out)) if r["split"] == "train"] == [1, 2, 3, 4, 5]
+    main(base + ["--steps", "2", "--config", str(config), "--force"])
+    assert load_checkpoint(out)["step"] == 2
 
 
 def test_several_proteins_and_charmm_gromacs_inputs(chignolin, alpha3d, tmp_path):
@@ -183,7 +190,8 @@ def test_cli_errors_name_the_file_and_the_cause(chignolin, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_at_a_step_boundary_and_resumes_exactly(chignolin, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_stops_at_a_step_boundary_and_resumes_exactly(chignolin, tmp_path, signum):
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump({"model": config_to_dict(TINY), "batch_size": 2, "validate_every": 5,
                                       "validation_pairs": 4, "checkpoint_every": 1000}))
@@ -200,10 +208,11 @@ def test_ctrl_c_stops_at_a_step_boundary_and_resumes_exactly(chignolin, tmp_path
     deadline = time.monotonic() + 300
     while not (losses.is_file() and "train" in losses.read_text()) and time.monotonic() < deadline:
         time.sleep(0.05)
-    run.send_signal(signal.SIGINT)
+    run.send_signal(signum)
     _, stderr = run.communicate(timeout=300)
     assert run.returncode == 130, stderr.decode()
     stopped_at = load_checkpoint(tmp_path / "interrupted")["step"]
     assert 0 < stopped_at < 40 and b"continue with --resume" in stderr
+    assert signal.Signals(signum).name.encode() in stderr
     subprocess.run(command(tmp_path / "interrupted", "--resume"), env=env, check=True, capture_output=True)
     assert read_losses(tmp_path / "interrupted") == read_losses(tmp_path / "whole")
