@@ -69,6 +69,20 @@ def replica_seeds(seeds: Union[int, Sequence[int]], replicas: int) -> list[int]:
     return seeds
 
 
+#: Coordinates beyond this (nm) are no protein's: the input is at fault, not the model (as the plugin says).
+MAX_POSITION_NM = 1e4
+
+
+def check_positions(positions: np.ndarray) -> None:
+    """Refuse start positions (R, n_atoms, 3) nm that no jump should see: non-finite or beyond 1e4 nm."""
+    bad = ~np.isfinite(positions) | (np.abs(positions) > MAX_POSITION_NM)
+    if bad.any():
+        r, atom, _ = np.argwhere(bad)[0]
+        raise ValueError(f"start positions of replica {r} are not usable: atom {atom} is at "
+                         f"{positions[r, atom].tolist()} nm (non-finite or beyond 1e4 nm); the input is at fault, "
+                         "not the model: give positions in nm")
+
+
 def iterate_replicas(jump_module: torch.jit.ScriptModule, positions, jumps: int,
                      seeds: Union[int, Sequence[int]], *, first_step: int = 0, progress: bool = True,
                      keep_going: bool = False) -> Iterator[np.ndarray]:
@@ -85,6 +99,7 @@ def iterate_replicas(jump_module: torch.jit.ScriptModule, positions, jumps: int,
     start = np.asarray(positions, dtype=np.float32)
     if start.ndim == 2:
         start = start[None]
+    check_positions(start)
     seeds = replica_seeds(seeds, start.shape[0])
     device = jump_module.atomic_numbers.device
     frame = start.copy()

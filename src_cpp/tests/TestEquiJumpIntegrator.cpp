@@ -257,6 +257,20 @@ void testStatefulModuleContinuesAcrossCheckpointsStatesAndXml() {
     ASSERT_EQUAL_TOL(0.08, displacementOfNextJump(copiedContext, restored), 1e-6);
 }
 
+void testUnusablePositionsAreBlamedOnTheInput() {
+    const int n = 6;
+    System system = makeSystem(n);
+    EquiJumpIntegrator integrator(makeModule(n, "return positions"), 100.0, 300.0, 1);
+    auto context = makeContext(system, integrator);
+    std::vector<Vec3> positions = makePositions(n);
+    positions[4] = Vec3(1e30, 0, 0);
+    context->setPositions(positions);
+    std::string message = messageOf([&] { integrator.step(1); });
+    ASSERT(message.find("particle 4") != std::string::npos);
+    ASSERT(message.find("input is at fault") != std::string::npos);
+    ASSERT_EQUAL(0, context->getState(State::Positions).getStepCount());
+}
+
 void testNonFiniteJumpLeavesContextUnchanged() {
     const int n = 12;
     System system = makeSystem(n);
@@ -344,6 +358,7 @@ int main(int argc, char* argv[]) {
         testCheckpointContinuesExactly();
         testXmlRoundTripStillJumps();
         testNonFiniteJumpLeavesContextUnchanged();
+        testUnusablePositionsAreBlamedOnTheInput();
         testWrongOutputShapeIsReported();
         testSystemMismatchIsRefused();
         testUnreadableModuleIsReported();

@@ -238,6 +238,17 @@ def test_non_finite_jump_raises_and_leaves_context(chignolin, amber_system):
     assert after.getTime() == 7 * unit.picosecond and after.getStepCount() == 0
 
 
+@pytest.mark.parametrize("bad", [float("nan"), 1e30])
+def test_unusable_positions_are_blamed_on_the_input_not_the_model(chignolin, amber_system, rotation_bytes, bad):
+    simulation = make_simulation(chignolin, amber_system, EquiJumpIntegrator(rotation_bytes, seed=1), "Reference")
+    positions = np.array(chignolin.positions.value_in_unit(unit.nanometer))
+    positions[7, 1] = bad
+    simulation.context.setPositions(positions)
+    with pytest.raises(OpenMMException, match="particle 7 .* The input is at fault, not the model"):
+        simulation.step(1)
+    assert simulation.context.getState().getStepCount() == 0
+
+
 def test_bare_system_of_masses(chignolin, rotation_module):
     system = System()
     for atom in chignolin.topology.atoms():

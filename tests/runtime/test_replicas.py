@@ -112,3 +112,10 @@ def test_first_step_continues_a_run(start, rotation_module):
     whole = run_replicas(rotation_module, start, 4, 7, progress=False)
     continued = run_replicas(rotation_module, whole[:, 1], 2, 7, first_step=2, progress=False)
     np.testing.assert_allclose(continued[0], whole[0, 2:], atol=1e-6)
+
+
+def test_unusable_start_positions_are_blamed_on_the_input(start, rotation_module):
+    bad = np.repeat(np.asarray(start, dtype=np.float32)[None], 2, axis=0)
+    bad[1, 5, 0] = np.inf
+    with pytest.raises(ValueError, match=r"replica 1 .* atom 5 .* the input is at fault"):
+        run_replicas(rotation_module, bad, 1, 1, progress=False)

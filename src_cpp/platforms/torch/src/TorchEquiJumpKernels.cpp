@@ -21,6 +21,8 @@ const int NEWEST_FORMAT = 2;                   // 1: forward(positions, seed); 2
 // Positions differing from what the last jump wrote by more than this (nm) were set by the user: a new state.
 // Far above what a single- or mixed-precision platform changes in stored positions, far below any real move.
 const double SAME_POSITIONS_NM = 1e-5;
+// Positions beyond this (nm) are no protein's: the input is at fault (a unit or file error), not the model.
+const double MAX_POSITION_NM = 1e4;
 // Mixed into the jump's random state for init_state, so its seed differs from the jump's own.
 const uint64_t INIT_STATE_SALT = 0x5DEECE66DULL;
 
@@ -181,6 +183,17 @@ void TorchIntegrateEquiJumpStepKernel::execute(ContextImpl& context, const EquiJ
     const long long stepCount = context.getStepCount();
     std::vector<Vec3> positions;
     context.getPositions(positions);
+    for (int i = 0; i < numParticles; i++)
+        for (int k = 0; k < 3; k++)
+            if (!std::isfinite(positions[i][k]) || std::fabs(positions[i][k]) > MAX_POSITION_NM) {
+                std::ostringstream message;
+                message << "EquiJumpIntegrator: the positions given to the jump at step " << stepCount
+                        << " are not usable: particle " << i << " is at (" << positions[i][0] << ", "
+                        << positions[i][1] << ", " << positions[i][2] << ") nm ("
+                        << (std::isfinite(positions[i][k]) ? "beyond 1e4 nm" : "not finite")
+                        << "). The input is at fault, not the model: set the Context's positions in nm.";
+                throw OpenMMException(message.str());
+            }
     torch::Tensor input = torch::empty({1, numParticles, 3}, torch::kFloat);
     float* in = input.data_ptr<float>();
     for (int i = 0; i < numParticles; i++)
