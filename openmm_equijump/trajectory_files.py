@@ -56,7 +56,12 @@ def interval_from_times(times: Optional[np.ndarray]) -> Optional[float]:
     """The uniform spacing of ``times`` (ps), or None when they do not define one."""
     if times is None or len(times) < 2:
         return None
-    spacing = np.diff(np.asarray(times, dtype=np.float64))
+    times = np.asarray(times, dtype=np.float64)
+    if np.array_equal(times, np.arange(len(times))):
+        # 0, 1, 2, ...: frame indices, as mdtraj writes when it converts a DCD (whose times it reads as indices)
+        # to XTC/NetCDF/HDF5; taking them as ps would make every lag wrong. Unknown: the caller asks for frame_ps.
+        return None
+    spacing = np.diff(times)
     interval = float(f"{float(np.median(spacing)):.6g}")  # XTC times are float32: 10 ps must read as 10.0
     # Stored times are rounded: allow a relative slack, not irregular sampling.
     if interval <= 0 or np.max(np.abs(spacing - interval)) > 1e-3 * interval + 1e-4:

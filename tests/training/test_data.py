@@ -196,3 +196,15 @@ def test_cluster_sampling_draws_clusters_uniformly(chignolin):
     draws = sampler.draw(4000, torch.Generator().manual_seed(0))
     rare = weights[draws] > weights.median()
     assert rare.float().mean() > 0.5  # uniform sampling would draw these about half the time or less
+
+
+def test_times_that_are_frame_indices_are_not_taken_as_picoseconds(tmp_path):
+    """mdtraj converting a DCD to XTC writes the frame index as time: the interval must then be given."""
+    import mdtraj as _md
+    from openmm_equijump.trajectory_files import interval_from_times
+    from helpers import SHIPPED
+    traj = _md.load(str(SHIPPED / "reference" / "md_seed1.xtc"), top=str(SHIPPED / "reference" / "heavy_atoms.pdb"))[:5]
+    traj.time = np.arange(5, dtype=float)
+    traj.save_xtc(str(tmp_path / "converted.xtc"))
+    assert interval_from_times(_md.load(str(tmp_path / "converted.xtc"), top=traj.topology).time) is None
+    assert interval_from_times(np.array([10.0, 20.0, 30.0])) == 10.0
