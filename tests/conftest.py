@@ -50,3 +50,17 @@ def tiny_model(tmp_path_factory) -> Path:
     shutil.copy(checkpoint, folder / "model.pt")
     shutil.copytree(SHIPPED / "reference", folder / "reference")
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_walk_jump_model(tmp_path_factory) -> Path:
+    """A tiny walk-jump denoiser (sigma 0.4 A) trained for a few steps on the shipped chignolin training MD."""
+    md = SHIPPED / "training_md"
+    config = TrainConfig(method="walk-jump",
+                         datasets=[DatasetConfig(str(md / "heavy_atoms.pdb"),
+                                                 [str(md / f"md_seed{s}.xtc") for s in (1003, 1004)])],
+                         steps=4, batch_size=2, validation_pairs=4, validate_every=4, checkpoint_every=4,
+                         temperature_K=350.0, model=TINY)
+    run = tmp_path_factory.mktemp("tiny_walk_jump")
+    train(config, run, progress=False)
+    return run

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Sequence
 
 from ..config import config_from_dict, config_to_dict
 from ..errors import ConfigError
 from ..model.checkpoint import load_checkpoint
-from ..training.config import DatasetConfig, TrainConfig, load_train_config
+from ..model.walkjump import WalkJumpConfig
+from ..training.config import METHODS, DatasetConfig, TrainConfig, load_train_config
 from ..training.loop import train
 from . import ArgumentParser, add_config_flag, add_temperature_flag, command
 
@@ -25,13 +27,19 @@ from . import ArgumentParser, add_config_flag, add_temperature_flag, command
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = ArgumentParser(
         prog="python -m openmm_equijump.train",
-        description="Train an EquiJump model (learned jumps of --lag-ps) on molecular dynamics trajectories.")
+        description="Train an EquiJump model (learned jumps of --lag-ps) or a walk-jump denoiser (--method walk-jump) "
+                    "on molecular dynamics trajectories.")
     parser.add_argument("--topology", help="topology of --trajectories (PDB, PSF, GRO, prmtop, ...)")
     parser.add_argument("--trajectories", nargs="+", metavar="FILE", help="DCD, XTC, TRR, NetCDF, HDF5, ...")
     parser.add_argument("--dataset", nargs="+", action="append", metavar=("TOPOLOGY", "TRAJECTORY"),
                         help="one protein: its topology then its trajectories; repeat for several proteins")
     add_config_flag(parser, "TrainConfig")
     parser.add_argument("--out", required=True, help="output folder (checkpoint, config.yaml, losses.csv)")
+    parser.add_argument("--method", choices=METHODS,
+                        help="equijump (default): jumps of --lag-ps; walk-jump: JAMUN's denoiser of single frames "
+                             "at noise --sigma-A (no lag)")
+    parser.add_argument("--sigma-A", type=float, dest="sigma_A",
+                        help=f"walk-jump noise level in Angstrom (default {WalkJumpConfig.sigma_A})")
     parser.add_argument("--lag-ps", type=float, help="jump length in ps (default 100)")
     parser.add_argument("--frame-ps", type=float,
                         help="frame interval of the command-line trajectories, overriding their files")
@@ -57,8 +65,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 
 
 #: (flag attribute, TrainConfig field) of the flags that set a setting.
-FLAG_SETTINGS = (("lag_ps", "lag_ps"), ("steps", "steps"), ("batch_size", "batch_size"), ("seed", "seed"),
-                 ("temperature_K", "temperature_K"))
+FLAG_SETTINGS = (("method", "method"), ("lag_ps", "lag_ps"), ("steps", "steps"), ("batch_size", "batch_size"),
+                 ("seed", "seed"), ("temperature_K", "temperature_K"))
 
 
 def config_from_args(args: argparse.Namespace, with_data: bool = True) -> TrainConfig:
@@ -80,6 +88,8 @@ def config_from_args(args: argparse.Namespace, with_data: bool = True) -> TrainC
             setattr(config, name, getattr(args, flag))
     if args.cluster_sampling:
         config.cluster_sampling = True
+    if args.sigma_A is not None:
+        config.walk_jump = replace(config.walk_jump, sigma_A=args.sigma_A)
     return config
 
 
@@ -93,7 +103,11 @@ def resumed_config(args: argparse.Namespace, config: TrainConfig) -> TrainConfig
     requested.update({name: getattr(args, flag) for flag, name in FLAG_SETTINGS if getattr(args, flag) is not None})
     if args.cluster_sampling:
         requested["cluster_sampling"] = True
+    if args.sigma_A is not None:
+        requested["walk_jump"] = {**config_to_dict(stored)["walk_jump"], "sigma_A": args.sigma_A}
+    requested.get("walk_jump", {}).pop("mean_sq_distance_A2", None)  # measured by the run, never requested
     stored_values = config_to_dict(stored)
+    stored_values["walk_jump"].pop("mean_sq_distance_A2", None)
     changed = sorted(name for name, value in requested.items()
                      if name not in ("steps", "datasets") and value != stored_values[name])
     if changed:

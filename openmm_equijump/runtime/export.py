@@ -14,7 +14,7 @@ import io
 import math
 import warnings
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Union
+from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 from openmm.app import Topology
@@ -48,28 +48,23 @@ def _format_warnings_silenced():
         yield
 
 
-class JumpModule(nn.Module):
-    """positions (R, n_atoms, 3) nm, seed -> positions (R, n_atoms, 3) nm one jump later, in the input dtype.
-
-    ``forward(positions, seed)`` is what the C++ plugin calls (R = 1); it gives replica r the seed ``seed ^ r``.
-    ``jump_replicas(positions, seeds)`` takes one seed per replica: replica r's jump is then the jump
-    ``forward(positions[r:r+1], seeds[r])`` makes (to float round-off), whatever the other replicas are.
-
-    Attributes of the contract: format_version, jump_ps, n_atoms, temperature_K, settings, and buffers
-    atomic_numbers (n_atoms,) int64, group_index (n_atoms,) int64, expected_group_mass (n_atoms,) float64 amu.
-    """
+class _BoundTransition(nn.Module):
+    """What every jump module holds: the contract's attributes and buffers, the map between positions and the
+    tensor cloud, the covalent projection and the hydrogen builder of one topology, and the transition."""
 
     format_version: int
     jump_ps: float
+    kinetic: bool
     n_atoms: int
     temperature_K: float
     settings: Dict[str, float]
 
     def __init__(self, transition: nn.Module, binding: ProteinBinding, jump_ps: float, temperature_K: float,
-                 settings: Dict[str, float], projection: CovalentProjection):
+                 settings: Dict[str, float], projection: CovalentProjection, format_version: int, kinetic: bool):
         super().__init__()
-        self.format_version = FORMAT_VERSION
+        self.format_version = format_version
         self.jump_ps = float(jump_ps)
+        self.kinetic = bool(kinetic)
         self.n_atoms = int(binding.n_atoms)
         self.temperature_K = float(temperature_K)
         self.settings = {str(k): float(v) for k, v in settings.items()}
@@ -82,35 +77,88 @@ class JumpModule(nn.Module):
         self.register_buffer("expected_group_mass",
                              torch.as_tensor(binding.expected_group_mass, dtype=torch.float64))
 
-    def forward(self, positions: torch.Tensor, seed: int) -> torch.Tensor:
-        return self.jump_replicas(positions, [seed ^ r for r in range(positions.shape[0])])
-
-    @torch.jit.export
-    def jump_replicas(self, positions: torch.Tensor, seeds: List[int]) -> torch.Tensor:
+    def check(self, positions: torch.Tensor, seeds: List[int]) -> None:
         if positions.dim() != 3 or positions.shape[1] != self.n_atoms or positions.shape[2] != 3:
             raise RuntimeError("jump module: expected positions of shape (R, " + str(self.n_atoms)
                                + ", 3) in nm, got " + str(positions.shape))
         if len(seeds) != positions.shape[0]:
             raise RuntimeError("jump module: got " + str(len(seeds)) + " seeds for " + str(positions.shape[0])
                                + " replicas; give one seed per replica")
-        P, V = self.cloud.to_cloud(positions)
-        P1, V1 = self.transition(P, V, self.cloud.residue_types, self.cloud.mask, seeds)
+
+    def positions(self, positions: torch.Tensor, P: torch.Tensor, P1: torch.Tensor, V1: torch.Tensor
+                  ) -> torch.Tensor:
+        """The new System positions (input dtype): (P1, V1) projected onto the covalent geometry (trans peptides
+        judged at the previous anchors P), then hydrogens, OXT and caps rebuilt, all else copied."""
         P1, V1 = self.projection(P, P1, V1)
         before = positions.to(torch.float64)
         moved = self.cloud.to_positions(P1, V1, before)
         return self.hydrogens(before, moved).to(positions.dtype)
 
 
+class JumpModule(_BoundTransition):
+    """positions (R, n_atoms, 3) nm, seed -> positions (R, n_atoms, 3) nm one jump later, in the input dtype.
+
+    ``forward(positions, seed)`` is what the C++ plugin calls (R = 1); it gives replica r the seed ``seed ^ r``.
+    ``jump_replicas(positions, seeds)`` takes one seed per replica: replica r's jump is then the jump
+    ``forward(positions[r:r+1], seeds[r])`` makes (to float round-off), whatever the other replicas are.
+
+    Attributes of the contract: format_version, jump_ps, kinetic (True: a step is jump_ps of time), n_atoms,
+    temperature_K, settings, and buffers atomic_numbers (n_atoms,) int64, group_index (n_atoms,) int64,
+    expected_group_mass (n_atoms,) float64 amu.
+    """
+
+    def forward(self, positions: torch.Tensor, seed: int) -> torch.Tensor:
+        return self.jump_replicas(positions, [seed ^ r for r in range(positions.shape[0])])
+
+    @torch.jit.export
+    def jump_replicas(self, positions: torch.Tensor, seeds: List[int]) -> torch.Tensor:
+        self.check(positions, seeds)
+        P, V = self.cloud.to_cloud(positions)
+        P1, V1 = self.transition(P, V, self.cloud.residue_types, self.cloud.mask, seeds)
+        return self.positions(positions, P, P1, V1)
+
+
+class StatefulJumpModule(_BoundTransition):
+    """A jump module that carries a state (format_version 2; ``STATEFUL_FORMAT_VERSION``) around a stateful
+    transition: ``init(P, V, S, mask, seeds) -> state`` and ``forward(P, V, S, mask, state, seeds) -> (P', V',
+    state')`` (e.g. ``model.walk.WalkJumpSampler``). Replica r of ``init_replicas`` / ``jump_replicas`` is the
+    plugin's call with seed ``seeds[r]``; the plugin's ``forward`` / ``init_state`` give replica r ``seed ^ r``.
+    """
+
+    def forward(self, positions: torch.Tensor, state: torch.Tensor, seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        return self.jump_replicas(positions, state, [seed ^ r for r in range(positions.shape[0])])
+
+    @torch.jit.export
+    def init_state(self, positions: torch.Tensor, seed: int) -> torch.Tensor:
+        return self.init_replicas(positions, [seed ^ r for r in range(positions.shape[0])])
+
+    @torch.jit.export
+    def init_replicas(self, positions: torch.Tensor, seeds: List[int]) -> torch.Tensor:
+        self.check(positions, seeds)
+        P, V = self.cloud.to_cloud(positions)
+        return self.transition.init(P, V, self.cloud.residue_types, self.cloud.mask, seeds)
+
+    @torch.jit.export
+    def jump_replicas(self, positions: torch.Tensor, state: torch.Tensor,
+                      seeds: List[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+        self.check(positions, seeds)
+        P, V = self.cloud.to_cloud(positions)
+        P1, V1, state = self.transition(P, V, self.cloud.residue_types, self.cloud.mask, state, seeds)
+        return self.positions(positions, P, P1, V1), state
+
+
 def export_jump_module(transition: nn.Module, topology: Topology, *, jump_ps: float, temperature_K: float,
                        settings: Optional[Mapping[str, float]] = None,
                        covalent_geometry: Optional[Mapping[str, float]] = None, projection_iterations: int = 0,
-                       non_protein: str = "error") -> torch.jit.ScriptModule:
-    """Bind ``transition`` to ``topology`` and script it into the jump module.
+                       non_protein: str = "error", kinetic: bool = True) -> torch.jit.ScriptModule:
+    """Bind ``transition`` to ``topology`` and script it into the jump module (a ``StatefulJumpModule`` when the
+    transition is stateful, i.e. has the class attribute ``stateful = True``, else a ``JumpModule``).
 
     jump_ps: the jump interval (ps) the transition was trained for; temperature_K: its training temperature;
     settings: sampler settings recorded in the module (latent steps, eps, noise scales); covalent_geometry,
     projection_iterations: the projection after each jump (``protein.covalent.CovalentProjection``; none without a
-    geometry or with 0 iterations); non_protein: see ``protein.topology.bind_topology``. Raises
+    geometry or with 0 iterations); non_protein: see ``protein.topology.bind_topology``; kinetic: whether a step
+    is ``jump_ps`` of time (False for samplers of an ensemble, whose step count is a sample index). Raises
     ``protein.topology.TopologyError`` for residues, atoms or molecules that cannot be bound, ValueError for bad
     parameters.
     """
@@ -133,7 +181,11 @@ def export_jump_module(transition: nn.Module, topology: Topology, *, jump_ps: fl
                       "each jump leaves them free", stacklevel=2)
     settings.update(projection_iterations=float(projection_iterations))
     with _format_warnings_silenced():
-        return torch.jit.script(JumpModule(transition, binding, jump_ps, temperature_K, settings, projection))
+        if getattr(transition, "stateful", False):
+            return torch.jit.script(StatefulJumpModule(transition, binding, jump_ps, temperature_K, settings,
+                                                       projection, STATEFUL_FORMAT_VERSION, kinetic))
+        return torch.jit.script(JumpModule(transition, binding, jump_ps, temperature_K, settings, projection,
+                                           FORMAT_VERSION, kinetic))
 
 
 def save_jump_module(module: torch.jit.ScriptModule, path: Union[str, Path]) -> None:

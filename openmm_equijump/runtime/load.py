@@ -20,12 +20,16 @@ from ..model.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from ..model.network import EquiJumpModel
 from .export import export_jump_module
 from ..model.sampler import JumpSampler, SamplerConfig
+from ..model.walk import WalkConfig, WalkJumpSampler
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 PRETRAINED_WEIGHTS = "model.pt"
 #: Reference MD shipped beside a model: <model folder>/reference/heavy_atoms.pdb and its trajectories.
 REFERENCE_DIR = "reference"
 REFERENCE_TOPOLOGY = "heavy_atoms.pdb"
+#: The nominal step (ps) of a sampler without time (walk-jump): a step count is a sample index, and a
+#: trajectory's "ps" count samples.
+SAMPLE_STEP_PS = 1.0
 
 
 def available_models() -> list[str]:
@@ -76,14 +80,17 @@ def _load_trained(name_or_path: Union[str, Path]) -> tuple[EquiJumpModel, dict]:
 
 def load_model(name_or_path: Union[str, Path], topology: Topology, *,
                sampler: Optional[SamplerConfig] = None, latent_steps: Optional[int] = None,
-               temperature_K: Optional[float] = None, non_protein: str = "error") -> torch.jit.ScriptModule:
+               walk: Optional[WalkConfig] = None, temperature_K: Optional[float] = None,
+               non_protein: str = "error") -> torch.jit.ScriptModule:
     """The jump module of a trained model bound to ``topology``.
 
     name_or_path: a shipped model (``available_models()``), a training run folder or a checkpoint file.
-    sampler: sampler settings (default ``SamplerConfig()``: SDE, 100 latent steps, eps 1); ``latent_steps``
-    overrides just that. temperature_K: the training temperature (K), needed only when the checkpoint does
-    not record it. non_protein: see ``protein.topology.bind_topology``. Errors about residues, atoms and
-    solvent are raised here, as ``protein.topology.TopologyError``.
+    sampler: sampler settings of an EquiJump model (default ``SamplerConfig()``: SDE, 100 latent steps, eps 1);
+    ``latent_steps`` overrides just that. walk: the walk of a walk-jump model (default ``WalkConfig()``); its
+    module is stateful and not kinetic: each step is one sample (nominally ``SAMPLE_STEP_PS``), not time.
+    temperature_K: the training temperature (K), needed only when the checkpoint does not record it.
+    non_protein: see ``protein.topology.bind_topology``. Errors about residues, atoms and solvent are raised
+    here, as ``protein.topology.TopologyError``.
     """
     model, checkpoint = _load_trained(name_or_path)
     run = checkpoint["config"]
@@ -91,19 +98,25 @@ def load_model(name_or_path: Union[str, Path], topology: Topology, *,
     if temperature_K is None:
         raise ConfigError(f"model {str(name_or_path)!r} does not record the temperature of its training data; "
                          "pass temperature_K=... (kelvin) to load_model")
-    sampler = sampler or SamplerConfig()
-    if latent_steps is not None:
-        sampler = replace(sampler, latent_steps=latent_steps)
-    transition = JumpSampler(model, sampler)
+    if run.get("method", "equijump") == "walk-jump":
+        walk = walk or WalkConfig()
+        transition, jump_ps, kinetic, iterations = WalkJumpSampler(model, walk), SAMPLE_STEP_PS, False, \
+            walk.projection_iterations
+    else:
+        sampler = sampler or SamplerConfig()
+        if latent_steps is not None:
+            sampler = replace(sampler, latent_steps=latent_steps)
+        transition, jump_ps, kinetic, iterations = JumpSampler(model, sampler), run["lag_ps"], True, \
+            sampler.projection_iterations
     geometry = checkpoint.get("covalent_geometry")
-    if geometry is None and sampler.projection_iterations:
+    if geometry is None and iterations:
         warnings.warn(f"model {str(name_or_path)!r} was trained before checkpoints recorded the covalent geometry "
                       "of their data: its jumps are not projected (training.geometry.add_covalent_geometry records it)",
                       stacklevel=2)
     with torch.no_grad():
-        return export_jump_module(transition, topology, jump_ps=run["lag_ps"], temperature_K=temperature_K,
+        return export_jump_module(transition, topology, jump_ps=jump_ps, temperature_K=temperature_K,
                                   settings=transition.settings(), covalent_geometry=geometry,
-                                  projection_iterations=sampler.projection_iterations, non_protein=non_protein)
+                                  projection_iterations=iterations, non_protein=non_protein, kinetic=kinetic)
 
 
 def ship_model(run: Union[str, Path], name: str) -> Path:

@@ -13,6 +13,10 @@ from ..config import config_from_dict, config_to_dict, load_yaml
 from ..errors import ConfigError
 from ..model.network import ModelConfig
 from ..model.transports import TransportConfig
+from ..model.walkjump import WalkJumpConfig
+
+#: What a run trains: "equijump" (the jump X^t -> X^(t + lag)), "walk-jump" (JAMUN's denoiser of single frames).
+METHODS = ("equijump", "walk-jump")
 
 
 @dataclass
@@ -40,9 +44,18 @@ class TrainConfig:
     ``start_noise_A``: Gaussian noise (Angstrom per coordinate) added to the start frame of every training pair
     (not to validation pairs; ``PairBatch.with_noisy_start``), so that the model learns to repair the small
     distortions its own jumps make instead of compounding them over a rollout; 0 switches it off.
+    ``method``: "equijump" learns jumps of ``lag_ps`` (``transport``); "walk-jump" trains JAMUN's denoiser of
+    single frames at the noise level of ``walk_jump`` (``model.walkjump``; ``lag_ps`` then serves only as the
+    default TICA lag of cluster sampling, and ``transport`` and ``start_noise_A`` do not apply).
     """
 
+    @property
+    def pair_lag_ps(self) -> float:
+        """The lag of the training examples: ``lag_ps``, or 0 (single frames) for the walk-jump denoiser."""
+        return 0.0 if self.method == "walk-jump" else self.lag_ps
+
     datasets: list[DatasetConfig] = field(default_factory=list, metadata={"items": DatasetConfig})
+    method: str = "equijump"
     lag_ps: float = 100.0
     temperature_K: float | None = None
     steps: int = 10000
@@ -63,8 +76,11 @@ class TrainConfig:
     tica_lag_ps: float | None = None
     model: ModelConfig = field(default_factory=ModelConfig)
     transport: TransportConfig = field(default_factory=TransportConfig, metadata={"aliases": ("interpolant",)})
+    walk_jump: WalkJumpConfig = field(default_factory=WalkJumpConfig)
 
     def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"TrainConfig.method={self.method!r}; choose one of {', '.join(METHODS)}")
         if not self.start_noise_A >= 0:
             raise ConfigError(f"TrainConfig.start_noise_A must be >= 0 Angstrom, got {self.start_noise_A}")
 
@@ -84,6 +100,8 @@ def check_resumable(config: TrainConfig, stored: dict, out_dir: Path) -> None:
     settings than ``config``: only ``steps`` may change."""
     stored = config_to_dict(config_from_dict(TrainConfig, {**stored, "steps": config.steps}, where=str(out_dir)))
     wanted = config_to_dict(config)
+    if config.walk_jump.mean_sq_distance_A2 is None:  # measured by the run: a request leaves it open
+        wanted["walk_jump"]["mean_sq_distance_A2"] = stored["walk_jump"]["mean_sq_distance_A2"]
     if stored != wanted:
         changed = sorted(k for k, v in wanted.items() if stored.get(k) != v)
         raise ConfigError(f"--resume: the run in {out_dir} was made with other settings ({', '.join(changed)}); "

@@ -25,9 +25,10 @@ from ..config import config_from_dict, config_to_dict, save_yaml
 from ..device import resolve_device
 from ..errors import ConfigError
 from ..model.batch import PairBatch
-from ..model.checkpoint import (CHECKPOINT_NAME, CONFIG_NAME, load_checkpoint, package_versions, save_checkpoint,
-                                trained_model)
+from ..model.checkpoint import (CHECKPOINT_NAME, CONFIG_NAME, load_checkpoint, make_model, package_versions,
+                                save_checkpoint, trained_model)
 from ..model.network import EquiJumpModel
+from ..model.walkjump import atom_mask, cloud_to_atoms, mean_squared_distance
 from ..protein.covalent import covalent_geometry
 from ..protein.vocabulary import VOCABULARY
 from .config import TrainConfig, check_resumable
@@ -163,11 +164,11 @@ class TrainingData:
 def prepare_data(config: TrainConfig) -> TrainingData:
     """Read the datasets, split them by whole trajectories, and weight the training pairs (cluster sampling)."""
     proteins = load_datasets(config)
-    check_trajectories(proteins, config.lag_ps)
-    train_segments, validation_segments = split_by_trajectory(
-        proteins, config.validation_fraction, config.lag_ps, config.seed)
-    train_pairs = TransitionPairs(proteins, train_segments, config.lag_ps)
-    validation_pairs = TransitionPairs(proteins, validation_segments, config.lag_ps)
+    lag_ps = config.pair_lag_ps
+    check_trajectories(proteins, lag_ps)
+    train_segments, validation_segments = split_by_trajectory(proteins, config.validation_fraction, lag_ps, config.seed)
+    train_pairs = TransitionPairs(proteins, train_segments, lag_ps)
+    validation_pairs = TransitionPairs(proteins, validation_segments, lag_ps)
     weights = None
     if config.cluster_sampling:
         weights = cluster_weights(train_pairs, n_clusters=config.n_clusters, n_tics=config.n_tics,
@@ -198,17 +199,34 @@ class TrainingState:
         self.step = checkpoint["step"]
 
 
+def measure_data_scale(config: TrainConfig, data: TrainingData) -> None:
+    """Set the walk-jump denoiser's data scale C (``WalkJumpConfig.mean_sq_distance_A2``) from 64 training frames
+    spread evenly over the data, once, when a run starts (it is then part of the run's config)."""
+    if config.method != "walk-jump" or config.walk_jump.mean_sq_distance_A2 is not None:
+        return
+    batch = data.train_pairs.batch(evenly_spaced(len(data.train_pairs), 64))
+    weight = atom_mask(batch.mask, batch.residue_mask).unsqueeze(-1).double()
+    config.walk_jump.mean_sq_distance_A2 = mean_squared_distance(
+        cloud_to_atoms(batch.P0, batch.V0).double(), weight, config.walk_jump.radius_A)
+
+
 def new_state(config: TrainConfig, device: torch.device) -> TrainingState:
     """Freshly initialized weights, optimizer and generators, all seeded from ``config.seed``."""
     torch.manual_seed(config.seed)
-    model = EquiJumpModel(config.model, config.transport).to(device)
+    model = make_model(config.method, config.model, config.transport, config.walk_jump).to(device)
     return TrainingState(model, torch.optim.Adam(model.parameters(), lr=config.lr),
                          torch.Generator().manual_seed(config.seed),
                          torch.Generator(device).manual_seed(config.seed + 1))
 
 
 def print_data_scales(state: TrainingState, config: TrainConfig, data: TrainingData, device: torch.device) -> None:
-    """How a new run's data compares with the preconditioning scales of its transport."""
+    """How a new run's data compares with the preconditioning scales of its transport (or denoiser)."""
+    if config.method == "walk-jump":
+        c = config.walk_jump
+        print(f"training frames: {len(data.train_pairs)}; noise sigma {c.sigma_A:g} A; data scale C = "
+              f"{c.mean_sq_distance_A2:.1f} A^2 (heavy atoms within {c.radius_A:g} A); c_skip "
+              f"{state.model.c_skip:.3f}, c_out {state.model.c_out:.3f} A")
+        return
     sample = data.train_pairs.batch(evenly_spaced(len(data.train_pairs), 512)).to(device)
     rms_P, rms_V = state.model.jump_displacement_rms(sample)
     print(f"training pairs: {len(data.train_pairs)}; jump displacement RMS per coordinate {rms_P:.2f} A (anchors), "
@@ -244,7 +262,7 @@ def train_step(state: TrainingState, config: TrainConfig, data: TrainingData, de
         group["lr"] = lr
     batch = data.train_pairs.batch(data.sampler.draw(config.batch_size, state.data_generator)).to(device)
     try:
-        if config.start_noise_A > 0:
+        if config.start_noise_A > 0 and config.method == "equijump":
             batch = batch.with_noisy_start(config.start_noise_A, state.loss_generator)
         values = optimizer_step(state.model, state.optimizer, batch, state.loss_generator, config.grad_clip_norm)
     except FloatingPointError as error:
@@ -274,6 +292,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, sto
     if checkpoint is not None:
         check_resumable(config, checkpoint["config"], out_dir)
     data = prepare_data(config)
+    measure_data_scale(config, data)
     state = new_state(config, device)
     if checkpoint is None:
         print_data_scales(state, config, data, device)

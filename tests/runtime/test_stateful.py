@@ -1,5 +1,7 @@
 """Stateful jump modules (format_version 2) in real Simulations: the state is carried through checkpoints, States
-and the integrator's XML, initialized again when the user sets positions, and carried by the batched runner."""
+and the integrator's XML, initialized again when the user sets positions, and carried by the batched runner.
+Each check runs on a hand-written module (``testing.StatefulDrift``) and on a walk-jump chain of a tiny trained
+denoiser."""
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,9 @@ from openmm import Platform, XmlSerializer, unit
 from openmm.app import PDBFile, Simulation
 
 from openmm_equijump.runtime.export import export_jump_module, is_stateful, jump_module_bytes
+from openmm_equijump.model.walk import WalkConfig
 from openmm_equijump.runtime.integrator import EquiJumpIntegrator
+from openmm_equijump.runtime.load import load_model
 from openmm_equijump.runtime.replicas import run_replicas
 from openmm_equijump.testing import RigidRotation, StatefulDrift
 
@@ -19,15 +23,17 @@ def chignolin():
     return PDBFile(str(structure_file("chignolin_amber14.pdb")))
 
 
-@pytest.fixture(scope="module")
-def drift(chignolin):
+@pytest.fixture(scope="module", params=["drift", "walk_jump"])
+def stateful(request, chignolin, tiny_walk_jump_model):
+    if request.param == "walk_jump":
+        return load_model(tiny_walk_jump_model, chignolin.topology, walk=WalkConfig(walk_steps=2))
     reference = export_jump_module(RigidRotation(), chignolin.topology, jump_ps=100.0, temperature_K=350.0)
     return torch.jit.script(StatefulDrift(reference))
 
 
 @pytest.fixture(scope="module")
-def drift_bytes(drift):
-    return jump_module_bytes(drift)
+def module_bytes(stateful):
+    return jump_module_bytes(stateful)
 
 
 def simulation(chignolin, module, seed=3):
@@ -45,15 +51,15 @@ def positions(sim) -> np.ndarray:
     return sim.context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.nanometer)
 
 
-def test_a_stateful_module_is_recognized_and_jumps(chignolin, drift):
-    assert is_stateful(drift)
-    sim = simulation(chignolin, drift)
+def test_a_stateful_module_is_recognized_and_jumps(chignolin, stateful):
+    assert is_stateful(stateful)
+    sim = simulation(chignolin, stateful)
     sim.step(2)
     assert np.abs(positions(sim) - np.asarray(chignolin.positions.value_in_unit(unit.nanometer))).max() > 0.01
 
 
-def test_checkpoint_state_and_xml_carry_the_module_state(tmp_path, chignolin, drift_bytes):
-    sim = simulation(chignolin, drift_bytes)
+def test_checkpoint_state_and_xml_carry_the_module_state(tmp_path, chignolin, module_bytes):
+    sim = simulation(chignolin, module_bytes)
     sim.step(2)
     sim.saveCheckpoint(str(tmp_path / "run.chk"))
     sim.saveState(str(tmp_path / "run.xml"))
@@ -62,12 +68,12 @@ def test_checkpoint_state_and_xml_carry_the_module_state(tmp_path, chignolin, dr
     sim.step(2)
     expected = positions(sim)
 
-    restored = simulation(chignolin, drift_bytes)
+    restored = simulation(chignolin, module_bytes)
     restored.loadCheckpoint(str(tmp_path / "run.chk"))
     restored.step(2)
     np.testing.assert_array_equal(positions(restored), expected)
 
-    from_state = simulation(chignolin, drift_bytes)
+    from_state = simulation(chignolin, module_bytes)
     from_state.loadState(str(tmp_path / "run.xml"))
     from_state.step(2)
     np.testing.assert_array_equal(positions(from_state), expected)
@@ -80,29 +86,29 @@ def test_checkpoint_state_and_xml_carry_the_module_state(tmp_path, chignolin, dr
     np.testing.assert_allclose(positions(from_xml), expected, atol=1e-12)
 
     # Without the state (same positions, step count and seed, state initialized afresh) the run differs.
-    fresh = simulation(chignolin, drift_bytes)
+    fresh = simulation(chignolin, module_bytes)
     fresh.context.setPositions(at_two * 1.0000001)  # not the positions the integrator wrote
     fresh.context.setStepCount(2)
     fresh.step(2)
     assert np.abs(positions(fresh) - expected).max() > 1e-3
 
 
-def test_positions_set_by_the_user_start_a_new_state(chignolin, drift_bytes):
+def test_positions_set_by_the_user_start_a_new_state(chignolin, module_bytes):
     start = np.asarray(chignolin.positions.value_in_unit(unit.nanometer))
-    walked = simulation(chignolin, drift_bytes)
+    walked = simulation(chignolin, module_bytes)
     walked.step(2)
     walked.context.setPositions(start)
     walked.step(1)
-    new = simulation(chignolin, drift_bytes)
+    new = simulation(chignolin, module_bytes)
     new.context.setStepCount(2)
     new.step(1)
     np.testing.assert_array_equal(positions(walked), positions(new))
 
 
-def test_the_batched_runner_carries_the_state_as_the_plugin_does(chignolin, drift, drift_bytes):
+def test_the_batched_runner_carries_the_state_as_the_plugin_does(chignolin, stateful, module_bytes):
     start = np.asarray(chignolin.positions.value_in_unit(unit.nanometer), dtype=np.float32)
-    batch = run_replicas(drift, np.stack([start, start]), 3, [5, 6], progress=False)
+    batch = run_replicas(stateful, np.stack([start, start]), 3, [5, 6], progress=False)
     for r, seed in enumerate((5, 6)):
-        sim = simulation(chignolin, drift_bytes, seed=seed)
+        sim = simulation(chignolin, module_bytes, seed=seed)
         sim.step(3)
         np.testing.assert_allclose(batch[r, -1], positions(sim), atol=1e-5)

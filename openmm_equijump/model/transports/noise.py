@@ -31,16 +31,21 @@ def align_centroid(P1: torch.Tensor, P0: torch.Tensor, residue_mask: torch.Tenso
     return centred(P1, residue_mask) + (P0 - centred(P0, residue_mask))
 
 
+def kabsch(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """The proper rotation R (batch, 3, 3) that best fits centred points A (batch, M, 3) onto centred B (least
+    squares, B ~ A R^T; no reflection). Padded points must be zero in both."""
+    U, _, Vh = torch.linalg.svd(A.transpose(1, 2) @ B)
+    flip = torch.ones_like(U[:, 0])
+    flip[:, 2] = torch.sign(torch.linalg.det(Vh.transpose(1, 2) @ U.transpose(1, 2)))  # no reflections
+    return Vh.transpose(1, 2) @ torch.diag_embed(flip) @ U.transpose(1, 2)
+
+
 def superpose(P1: torch.Tensor, V1: torch.Tensor, P0: torch.Tensor, residue_mask: torch.Tensor
               ) -> Tuple[torch.Tensor, torch.Tensor]:
     """(P1, V1) moved rigidly onto P0: the proper rotation (Kabsch) and translation that best fit P1's real
     anchors (B, N, 3) onto P0's; the vectors V1 (B, N, 13, 3) turn with the anchors. Padding stays zero."""
     A, B = centred(P1, residue_mask), centred(P0, residue_mask)
-    U, _, Vh = torch.linalg.svd(A.transpose(1, 2) @ B)
-    R = Vh.transpose(1, 2) @ U.transpose(1, 2)  # B ~ A R^T
-    flip = torch.ones_like(R[:, 0])
-    flip[:, 2] = torch.sign(torch.linalg.det(R))  # no reflections
-    R = Vh.transpose(1, 2) @ torch.diag_embed(flip) @ U.transpose(1, 2)
+    R = kabsch(A, B)
     rotated_P = A @ R.transpose(1, 2) + (P0 - B)
     return rotated_P * residue_mask.unsqueeze(-1).to(P0.dtype), torch.einsum("bnsi,bji->bnsj", V1, R)
 

@@ -33,7 +33,10 @@ class Segment:
 
 
 def lag_in_frames(trajectory: CloudTrajectory, lag_ps: float) -> int:
-    """``lag_ps`` as a whole number of frames of ``trajectory``; raises TrajectoryError otherwise."""
+    """``lag_ps`` as a whole number of frames of ``trajectory``; raises TrajectoryError otherwise. A lag of 0
+    makes every "pair" a single frame (X^t, X^t): the data of a model without time (the walk-jump denoiser)."""
+    if lag_ps == 0:
+        return 0
     ratio = lag_ps / trajectory.frame_ps
     frames = round(ratio)
     if frames < 1 or not math.isclose(ratio, frames, rel_tol=1e-6, abs_tol=1e-6):
