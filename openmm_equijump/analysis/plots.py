@@ -18,7 +18,8 @@ from .compare import Metrics  # noqa: E402
 LABELS = {"rmsd": "C-alpha RMSD to native (A)", "rg": "radius of gyration (A)",
           "fnc": "fraction of native contacts", "gdt_ts": "GDT-TS", "tic1": "TIC1", "tic2": "TIC2",
           "bond_length": "heavy-atom bond length (A)", "bond_angle": "heavy-atom bond angle (deg)",
-          "clashes": "clashing heavy-atom pairs per frame"}
+          "clashes": "clashing heavy-atom pairs per frame", "phi_psi": "backbone phi/psi (per residue)",
+          "chi1": "side-chain chi1 (per residue)"}
 
 
 def _free_energy(probability: np.ndarray) -> np.ndarray:
@@ -122,3 +123,29 @@ def write_figures(metrics: Metrics, directory: Path) -> list[Path]:
         plot(metrics, directory / name)
         paths.append(directory / name)
     return paths
+
+
+def plot_divergence_curves(curves: dict[str, dict[str, list[float]]], noise_floor: dict[str, float],
+                           path: Path) -> None:
+    """JS divergence against CPU seconds, one panel per observable, one line per sampler (``curves``: label ->
+    ``analysis.ensemble.divergence_curve``), the reference's noise floor as a dashed line."""
+    names = [n for n in next(iter(curves.values())) if n not in ("cpu_seconds", "samples")]
+    columns = 4
+    rows = -(-len(names) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.2 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        for label, curve in curves.items():
+            ax.plot(curve["cpu_seconds"], curve[name], marker="o", markersize=3, label=label)
+        if name in noise_floor:
+            ax.axhline(noise_floor[name], color="grey", linestyle="--", label="MD noise floor")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(LABELS.get(name, name), fontsize=10)
+        ax.set_xlabel("CPU seconds")
+        ax.set_ylabel("JS divergence to reference")
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
