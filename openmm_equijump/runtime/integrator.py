@@ -18,6 +18,12 @@ does not apply position constraints (the jump module rebuilds hydrogens with exa
 constraints are applied to the drawn velocities) and leaves periodic boxes as they are. Velocities are drawn in
 float32 from libtorch's CPU generator; massless particles get zero velocity.
 
+A module that is not ``kinetic`` (a walk-jump chain: ``model.walk``) samples an ensemble, not time: each
+step is one sample, the step size a nominal 1 ps per sample, and a DCD's "time" counts samples
+(``EquiJumpIntegrator.kinetic`` says which). A stateful module (format_version 2) carries a state from step to
+step (the walk's noisy positions and velocities), kept in checkpoints, States and the XML, and started afresh
+when the user sets positions.
+
 An integrator read back with ``XmlSerializer.deserialize`` (or ``Simulation(topology, system, "integ.xml")``)
 is an ``openmm.Integrator`` that jumps; ``EquiJumpIntegrator.cast(integrator)`` gives its EquiJump methods.
 """
@@ -170,3 +176,5 @@ class EquiJumpIntegrator(_plugin.EquiJumpIntegrator):
             raise ValueError(f"threads must be an int >= 0 (0 = libtorch's default), got {threads!r}")
         super().__init__(data, float(module.jump_ps), kelvin, seed, device)
         self.setNumThreads(threads)
+        # A sampler of an ensemble (walk-jump) has no time: its step is a sample, nominally jump_ps "ps".
+        self.kinetic = bool(getattr(module, "kinetic", True))

@@ -112,3 +112,11 @@ def test_the_batched_runner_carries_the_state_as_the_plugin_does(chignolin, stat
         sim = simulation(chignolin, module_bytes, seed=seed)
         sim.step(3)
         np.testing.assert_allclose(batch[r, -1], positions(sim), atol=1e-5)
+
+
+def test_a_walk_jump_chain_samples_an_ensemble_not_time(chignolin, tiny_walk_jump_model):
+    module = load_model(tiny_walk_jump_model, chignolin.topology)
+    integrator = EquiJumpIntegrator(module, seed=2)
+    assert is_stateful(module) and not module.kinetic and not integrator.kinetic
+    assert integrator.getStepSize() == 1.0 * unit.picosecond  # nominal: one sample per step
+    assert module.settings["walk_steps"] == 1.0 and module.settings["delta"] == pytest.approx(0.4)

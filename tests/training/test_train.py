@@ -216,3 +216,28 @@ def test_ctrl_c_or_sigterm_stops_at_a_step_boundary_and_resumes_exactly(chignoli
     assert signal.Signals(signum).name.encode() in stderr
     subprocess.run(command(tmp_path / "interrupted", "--resume"), env=env, check=True, capture_output=True)
     assert read_losses(tmp_path / "interrupted") == read_losses(tmp_path / "whole")
+
+
+def test_walk_jump_training_through_the_cli_measures_its_scale_and_resumes_exactly(chignolin, tmp_path, capsys):
+    """--method walk-jump --sigma-A: single frames (no lag), C measured once and stored, resume exact and
+    refusing another sigma by name."""
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({"model": config_to_dict(TINY), "validation_pairs": 4, "validate_every": 2,
+                                      "checkpoint_every": 2, "lr_decay_steps": 10}))
+    base = ["--dataset", chignolin.topology, *chignolin.trajectories[:2], "--no-progress", "--batch-size", "2",
+            "--method", "walk-jump", "--sigma-A", "0.3", "--config", str(config)]
+    whole, part = str(tmp_path / "whole"), str(tmp_path / "part")
+    assert main(base + ["--out", whole, "--steps", "4"]) == 0
+    stored = load_checkpoint(whole)["config"]
+    assert stored["method"] == "walk-jump" and stored["walk_jump"]["sigma_A"] == 0.3
+    assert 20.0 < stored["walk_jump"]["mean_sq_distance_A2"] < 80.0
+    assert "training frames" in capsys.readouterr().out
+    losses = read_losses(Path(whole))
+    assert {"loss", "mse_A2", "scaled_rmsd"} <= set(losses[0])
+    assert main(base + ["--out", part, "--steps", "2"]) == 0
+    assert re.search(r"error: --resume: .* was trained with walk_jump=.*sigma_A.: 0\.3",
+                     bad_input(main, ["--out", part, "--resume", "--sigma-A", "0.6"], capsys))
+    assert main(["--out", part, "--resume", "--steps", "4", "--no-progress"]) == 0
+    for a, b in zip(read_losses(Path(whole)), read_losses(Path(part))):
+        assert a == b
+    torch.testing.assert_close(load_checkpoint(part)["model"], load_checkpoint(whole)["model"], rtol=0, atol=0)
