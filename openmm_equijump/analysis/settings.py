@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+from ..config import check_ranges
 from ..errors import ConfigError
 from ..protein.vocabulary import SERIOUS_CLASH_OVERLAP_A
 from .frames import Ensemble
@@ -52,14 +53,8 @@ class AnalysisSettings:
     noise_floor: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("n_tics", "n_clusters", "n_bins", "chemistry_frames"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"AnalysisSettings.{name} must be >= 1, got {value}")
-        for name in ("tica_lag_ps", "msm_lag_ps", "reference_frame_ps", "generated_frame_ps", "stride_ps"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ConfigError(f"AnalysisSettings.{name} must be > 0 ps, got {value}")
+        check_ranges(self, at_least_one=("n_tics", "n_clusters", "n_bins", "chemistry_frames"),
+                     positive=("tica_lag_ps", "msm_lag_ps", "reference_frame_ps", "generated_frame_ps", "stride_ps"))
 
     @classmethod
     def paper(cls, **overrides) -> "AnalysisSettings":

@@ -21,7 +21,7 @@ import openmm.app as app
 import openmm.unit as unit
 from tqdm import tqdm
 
-from ..config import config_to_dict, load_yaml, save_yaml
+from ..config import check_ranges, config_to_dict, load_yaml, save_yaml
 from ..errors import ConfigError
 from ..trajectory_files import truncate_dcd
 from .prepare import prepare_structure
@@ -46,11 +46,8 @@ class MDConfig:
     threads: int = 0                 # CPU platform threads; 0 = all cores
 
     def __post_init__(self) -> None:
-        for name in ("ns", "temperature_K", "frame_ps", "timestep_fs", "chunk_ns"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"MDConfig.{name} must be > 0, got {getattr(self, name)}")
-        if self.replicas < 1:
-            raise ConfigError(f"MDConfig.replicas must be >= 1, got {self.replicas}")
+        check_ranges(self, at_least_one=("replicas",), non_negative=("threads", "friction_per_ps"),
+                     positive=("ns", "temperature_K", "frame_ps", "timestep_fs", "chunk_ns", "hydrogen_mass_amu"))
 
     @property
     def steps_per_frame(self) -> int:
