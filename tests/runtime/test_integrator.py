@@ -318,7 +318,7 @@ def test_unreadable_and_wrong_shaped_modules_are_explained(tmp_path, rotation_mo
         EquiJumpIntegrator(missing)
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a model")
-    with pytest.raises(JumpModuleError, match="junk.pt.*not a readable TorchScript module"):
+    with pytest.raises(JumpModuleError, match="junk.pt.*damaged or not written by torch"):
         EquiJumpIntegrator(junk)
     with pytest.raises(JumpModuleError, match="lacks the jump-module attribute.*jump_ps.*export_jump_module"):
         EquiJumpIntegrator(torch.jit.script(NoAttributes()))
