@@ -59,8 +59,8 @@ from ..analysis.stability import stability_report
 from ..config import load_yaml, save_yaml
 from ..device import cpu_threads, resolve_device
 from ..errors import EquiJumpError
-from ..md.prepare import prepare_structure
-from ..md.reference import md_ns_per_day, native_obc2_system
+from ..md.prepare import prepare_structure, read_structure_file
+from ..md.reference import md_ns_per_day, native_obc2_system, resolve_platform
 from ..protein.topology import TopologyError
 from ..runtime.load import PRETRAINED_DIR, REFERENCE_DIR, REFERENCE_TOPOLOGY, load_model, reference_md
 from .rollout import run_batch, run_replica
@@ -137,16 +137,6 @@ class SimulateConfig:
         return [list(range(first, min(first + size, self.replicas))) for first in range(0, self.replicas, size)]
 
 
-def resolve_platform(name: str) -> str:
-    """An OpenMM platform name; "auto" is CUDA when this OpenMM has it, else CPU."""
-    available = [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
-    if name == "auto":
-        return "CUDA" if "CUDA" in available else "CPU"
-    if name not in available:
-        raise SimulateError(f"OpenMM platform {name!r} is not available here; choose one of {available}")
-    return name
-
-
 def read_structure(config: SimulateConfig) -> tuple[app.Topology, list]:
     """(topology, positions) of the structure to simulate, prepared by PDBFixer when asked."""
     path = Path(config.pdb)
@@ -158,7 +148,7 @@ def read_structure(config: SimulateConfig) -> tuple[app.Topology, list]:
             print(f"prepare: {change}", file=sys.stderr)
         return prepared.topology, prepared.positions
     reader = app.PDBxFile if path.suffix.lower() in (".cif", ".mmcif", ".pdbx") else app.PDBFile
-    structure = reader(str(path))
+    structure = read_structure_file(path, reader)
     return structure.topology, structure.positions
 
 
