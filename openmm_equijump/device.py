@@ -4,12 +4,27 @@ import contextlib
 
 import torch
 
+from .errors import ConfigError
+
 
 def resolve_device(device: str = "auto") -> torch.device:
-    """The torch device that ``device`` ("auto", "cpu", "cuda", "cuda:1", ...) names."""
+    """The torch device that ``device`` ("auto", "cpu", "cuda", "cuda:1", ...) names; ``ConfigError`` (--device)
+    for a name torch does not know or a GPU this machine does not have."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ConfigError(f"--device {device!r} is not a device torch knows ({error}); use auto, cpu, cuda or "
+                          "cuda:<index>") from None
+    if resolved.type == "cuda":
+        count = torch.cuda.device_count()
+        if resolved.index is not None and resolved.index >= count or not count:
+            raise ConfigError(f"--device {device!r}: torch sees {count} CUDA device(s) here; use --device cpu "
+                              "(or auto)")
+    elif resolved.type != "cpu":
+        raise ConfigError(f"--device {device!r}: only cpu and cuda devices are supported; use auto, cpu or cuda")
+    return resolved
 
 
 @contextlib.contextmanager

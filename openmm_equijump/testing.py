@@ -70,6 +70,14 @@ class Displacement(nn.Module):
         return P + self.shift.to(P.dtype), V
 
 
+class NonFinite(nn.Module):
+    """A transition that returns NaN coordinates from any input: a model blowing up, or damaged weights."""
+
+    def forward(self, P: torch.Tensor, V: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,
+                seeds: List[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+        return P * float("nan"), V
+
+
 class BlowsUpOnSeed(nn.Module):
     """RigidRotation, except that a replica whose seed is ``bad_seed`` comes back NaN."""
 

@@ -1,5 +1,5 @@
-"""Trajectory files: the frame interval of any file mdtraj reads (``frame_interval_ps``), and cutting a
-DCD back after an interruption.
+"""Trajectory files: the frame interval of any file mdtraj reads (``frame_interval_ps``), a DCD's frame count,
+and cutting a DCD and its StateDataReporter log back after an interruption.
 
 mdtraj reports a DCD's time as the frame index and ignores the header, so a DCD's interval is read from its
 header: the integration time step (AKMA units) times the number of steps between saved frames. Other formats
@@ -25,6 +25,16 @@ class TrajectoryFileError(EquiJumpError, ValueError):
     """A trajectory file that is not what its name says (a .dcd without a DCD header)."""
 
 
+def _dcd_head(path: str | Path) -> tuple[str, bytes]:
+    """(byte order, the 92-byte first header record) of the DCD file ``path``, or TrajectoryFileError."""
+    with open(path, "rb") as handle:
+        head = handle.read(92)
+    for order in "<>":
+        if len(head) == 92 and struct.unpack(order + "i", head[:4])[0] == 84 and head[4:8] == b"CORD":
+            return order, head
+    raise TrajectoryFileError(f"{path}: not a DCD file (no 84-byte 'CORD' header record)")
+
+
 def dcd_header_interval_ps(path: str | Path) -> float | None:
     """The frame interval (ps) in the header of the DCD file ``path``, or None when it records none.
 
@@ -33,13 +43,7 @@ def dcd_header_interval_ps(path: str | Path) -> float | None:
     is rounded to 6 significant digits: the header's float32 reads 4 fs as 4.0000000119 fs, and 10 ps must
     read as 10.0. Raises TrajectoryFileError when ``path`` is not a DCD file.
     """
-    with open(path, "rb") as handle:
-        head = handle.read(92)
-    for order in "<>":
-        if len(head) == 92 and struct.unpack(order + "i", head[:4])[0] == 84 and head[4:8] == b"CORD":
-            break
-    else:
-        raise TrajectoryFileError(f"{path}: not a DCD file (no 84-byte 'CORD' header record)")
+    order, head = _dcd_head(path)
     control = head[8:88]  # 20 int32 words
     steps_per_frame = struct.unpack(order + "i", control[8:12])[0]
     charmm_version = struct.unpack(order + "i", control[76:80])[0]
@@ -103,3 +107,23 @@ def truncate_dcd(path: Path, frames: int) -> None:
         f.write(struct.pack("<i", frames))
         f.seek(20)
         f.write(struct.pack("<i", first_step + (frames - 1) * interval))
+
+
+def dcd_frame_count(path: str | Path) -> int:
+    """The number of frames a DCD file's header records (0 for a header-only file); TrajectoryFileError when
+    ``path`` is not a DCD file."""
+    order, head = _dcd_head(path)
+    return struct.unpack(order + "i", head[8:12])[0]
+
+
+def truncate_log(path: Path, last_step: int) -> None:
+    """Cut a StateDataReporter CSV (step first) back to its rows up to ``last_step``, header kept, so that a
+    resumed run does not repeat the rows written after its checkpoint; a row cut off mid-write goes too."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text().splitlines(keepends=True):
+        step = line.split(",", 1)[0]
+        if line.startswith("#") or (line.endswith("\n") and step.isdigit() and int(step) <= last_step):
+            kept.append(line)
+    path.write_text("".join(kept))

@@ -20,7 +20,7 @@ import mdtraj as md
 import numpy as np
 
 from ..errors import EquiJumpError
-from ..trajectory_files import frame_interval_ps
+from ..trajectory_files import dcd_frame_count, frame_interval_ps
 from ..protein.vocabulary import canonical_atom_name, canonical_residue_name
 
 
@@ -158,6 +158,14 @@ def ensemble_from_trajectories(trajectories: Sequence[md.Trajectory], reference_
     topology = analysis_topology(reference_topology)
     ordered = []
     for trajectory, source in zip(trajectories, sources):
+        if trajectory.n_frames == 0:
+            raise AnalysisInputError(f"{what} trajectory {source} is empty (no frames); leave it out")
+        broken = np.flatnonzero(~np.isfinite(trajectory.xyz).all(axis=(1, 2)))
+        if len(broken):
+            raise AnalysisInputError(
+                f"{what} trajectory {source}: frame(s) {', '.join(map(str, broken[:5]))}"
+                f"{' ...' if len(broken) > 5 else ''} (0-based, {len(broken)} in all) hold non-finite coordinates; "
+                f"keep the frames before {broken[0]} (a run that blew up) or leave the file out")
         atoms = match_heavy_atoms(reference_topology, trajectory.topology, f"{what} {source}")
         # not atom_slice: it keeps the source's atom order, which may differ from the reference's
         ordered.append(_without_box(md.Trajectory(
@@ -203,6 +211,8 @@ def load_ensemble(paths: Sequence[str | Path], topology: str | Path, reference_t
     for path in paths:
         if not Path(path).is_file():
             raise AnalysisInputError(f"{what} trajectory {path}: no such file")
+        if Path(path).suffix.lower() == ".dcd" and dcd_frame_count(path) == 0:  # mdtraj: "could not open"
+            raise AnalysisInputError(f"{what} trajectory {path} is empty (a DCD header with no frames); leave it out")
         _check_atom_count(path, top, topology)
         trajectory = md.load(str(path), top=top, atom_indices=heavy)  # solvent and H never held in memory
         trajectories.append(trajectory)

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+from ..config import check_ranges
 from ..errors import ConfigError
 from ..protein.vocabulary import SERIOUS_CLASH_OVERLAP_A
-from .frames import Ensemble
+from .frames import AnalysisInputError, Ensemble
 
 PAPER_TICA_LAG_PS = 2000.0
 PAPER_N_CLUSTERS = 100
@@ -52,14 +53,8 @@ class AnalysisSettings:
     noise_floor: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("n_tics", "n_clusters", "n_bins", "chemistry_frames"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"AnalysisSettings.{name} must be >= 1, got {value}")
-        for name in ("tica_lag_ps", "msm_lag_ps", "reference_frame_ps", "generated_frame_ps", "stride_ps"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ConfigError(f"AnalysisSettings.{name} must be > 0 ps, got {value}")
+        check_ranges(self, at_least_one=("n_tics", "n_clusters", "n_bins", "chemistry_frames"),
+                     positive=("tica_lag_ps", "msm_lag_ps", "reference_frame_ps", "generated_frame_ps", "stride_ps"))
 
     @classmethod
     def paper(cls, **overrides) -> "AnalysisSettings":
@@ -97,6 +92,18 @@ class ResolvedSettings:
         return asdict(self)
 
 
+#: Fewer frames than this in an ensemble hold no distribution to compare: its divergences would be noise.
+MIN_FRAMES = 10
+
+
+def check_enough_frames(ensemble: Ensemble, what: str) -> None:
+    """Refuse an ensemble of fewer than ``MIN_FRAMES`` frames (the TICA and MSM refuse lags longer than every
+    trajectory themselves)."""
+    if ensemble.n_frames < MIN_FRAMES:
+        raise AnalysisInputError(f"the {what} trajectories hold {ensemble.n_frames} frame(s) in all; the analysis "
+                                 f"needs at least {MIN_FRAMES} to compare distributions (run longer)")
+
+
 def _frames(interval_ps: float, frame_ps: float, what: str) -> int:
     frames = interval_ps / frame_ps
     if abs(frames - round(frames)) > 1e-6 * max(1.0, frames) or round(frames) < 1:
@@ -115,6 +122,8 @@ def strided(ensemble: Ensemble, stride_ps: float | None) -> Ensemble:
 
 def resolve_settings(settings: AnalysisSettings, reference: Ensemble, generated: Ensemble) -> ResolvedSettings:
     """Fill the unset (None) settings from the data and convert lags to frames."""
+    check_enough_frames(reference, "reference")
+    check_enough_frames(generated, "generated")
     chosen = []
     ref_dt, gen_dt = reference.frame_ps, generated.frame_ps
     tica_lag_ps = settings.tica_lag_ps

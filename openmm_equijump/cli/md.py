@@ -49,6 +49,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not Path(config.pdb).is_file():
         raise FileNotFoundError(f"no structure file {config.pdb}")
     summary = run_reference_md(config, out)
-    print(f"{summary['simulated_ns']:.3f} ns simulated in {summary['wall_s']:.1f} s "
-          f"({summary['ns_per_day']:.0f} ns/day); frames per replica: {summary['frames_per_replica']}")
+    if summary["ns_per_day"] is None:
+        print(f"nothing to run: every replica already has its frames ({summary['frames_per_replica']}); "
+              "give a larger --ns to extend the run")
+    else:
+        print(f"{summary['simulated_ns']:.3f} ns simulated in {summary['wall_s']:.1f} s "
+              f"({summary['ns_per_day']:.0f} ns/day); frames per replica: {summary['frames_per_replica']}")
     return 0

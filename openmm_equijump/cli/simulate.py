@@ -20,6 +20,11 @@ FIELDS = ("pdb", "model", "jumps", "replicas", "batch_size", "out", "latent_step
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> SimulateConfig:
+    return parse(argv)[0]
+
+
+def parse(argv: Optional[Sequence[str]] = None) -> tuple[SimulateConfig, argparse.Namespace]:
+    """(the run config, the parsed flags: --force is not a setting of the run)."""
     defaults = SimulateConfig()
     parser = ArgumentParser(prog="python -m openmm_equijump.simulate", description=job.__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -31,8 +36,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> SimulateConfig:
     parser.add_argument("--batch-size", type=int,
                         help="replicas per call of the jump module (default: all replicas in one batch; 1: each "
                              "replica an openmm.app.Simulation with the EquiJumpIntegrator, one after the other)")
-    parser.add_argument("--out", help=f"output folder (files of an earlier run there are replaced; default "
-                                      f"{defaults.out})")
+    parser.add_argument("--out", help=f"output folder; rerun the same command to resume an interrupted run or "
+                                      f"extend a finished one (default {defaults.out})")
+    parser.add_argument("--force", action="store_true", help="replace the run already in --out")
     parser.add_argument("--latent-steps", type=int, help="sampler steps per jump (default: the sampler's)")
     parser.add_argument("--seed", type=int, help=f"replica r uses seed + r (>= 1; default {defaults.seed})")
     add_temperature_flag(parser, "K of the velocities and the MD yardstick (default: the model's training "
@@ -49,12 +55,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> SimulateConfig:
                         help="make the structure simulation-ready first (PDBFixer: hydrogens, missing atoms)")
     args = parser.parse_args(argv)
     if args.config:
-        return load_yaml(SimulateConfig, args.config, given(args, FIELDS))
+        return load_yaml(SimulateConfig, args.config, given(args, FIELDS)), args
     return config_from_dict(SimulateConfig, {**config_to_dict(defaults), **given(args, FIELDS)},
-                            where="command line")
+                            where="command line"), args
 
 
 @command
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    simulate(parse_args(argv))
+    config, args = parse(argv)
+    simulate(config, force=args.force)
     return 0

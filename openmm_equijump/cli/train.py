@@ -61,6 +61,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         parser.error("--topology and --trajectories go together")
     if any(len(d) < 2 for d in args.dataset or []):
         parser.error("--dataset needs a topology and at least one trajectory")
+    if args.stop_after is not None and args.stop_after < 1:
+        parser.error(f"--stop-after must be >= 1 step, got {args.stop_after}")
     return args
 
 
@@ -82,15 +84,13 @@ def config_from_args(args: argparse.Namespace, with_data: bool = True) -> TrainC
                           "--config set frame_ps in each of them")
     for dataset in command_line:
         dataset.frame_ps = args.frame_ps
-    config.datasets = config.datasets + command_line
-    for flag, name in FLAG_SETTINGS:
-        if getattr(args, flag) is not None:
-            setattr(config, name, getattr(args, flag))
+    flags = {name: getattr(args, flag) for flag, name in FLAG_SETTINGS if getattr(args, flag) is not None}
     if args.cluster_sampling:
-        config.cluster_sampling = True
+        flags["cluster_sampling"] = True
     if args.sigma_A is not None:
-        config.walk_jump = replace(config.walk_jump, sigma_A=args.sigma_A)
-    return config
+        flags["walk_jump"] = replace(config.walk_jump, sigma_A=args.sigma_A)
+    # replace() checks the flags' values as the constructor checks the YAML's (--batch-size 0 is refused)
+    return replace(config, datasets=config.datasets + command_line, **flags)
 
 
 def resumed_config(args: argparse.Namespace, config: TrainConfig) -> TrainConfig:
@@ -114,9 +114,7 @@ def resumed_config(args: argparse.Namespace, config: TrainConfig) -> TrainConfig
         raise ConfigError(f"--resume: {args.out} was trained with " + ", ".join(
             f"{name}={stored_values[name]!r}" for name in changed) + "; only --steps may change when resuming "
             "(start a new --out folder for other settings)")
-    if args.steps is not None:
-        stored.steps = args.steps
-    return stored
+    return stored if args.steps is None else replace(stored, steps=args.steps)
 
 
 @command

@@ -26,7 +26,7 @@ import openmm.unit as unit
 from ..analysis.report import summary_table
 from ..analysis.run import analyse_files
 from ..analysis.stability import stability_by_frame, stability_report, stability_table
-from ..config import save_yaml
+from ..config import check_ranges, save_yaml
 from ..device import cpu_threads
 from ..errors import ConfigError
 from ..model.sampler import SamplerConfig
@@ -54,9 +54,7 @@ class EvaluateConfig:
     threads: int = 1                             # libtorch CPU threads of the jumps (0: one per core)
 
     def __post_init__(self) -> None:
-        for name in ("replicas", "jumps"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"EvaluateConfig.{name} must be >= 1, got {getattr(self, name)}")
+        check_ranges(self, at_least_one=("replicas", "jumps"))
         if self.threads < 0:
             raise ConfigError(f"EvaluateConfig.threads must be >= 0 (0: one per core), got {self.threads}")
 

@@ -18,8 +18,7 @@ hydrogen mass 4 amu -- the System the MD yardstick runs). How the replicas are r
 - B = 1 (and a single replica): each replica is an ``openmm.app.Simulation`` with the ``EquiJumpIntegrator``
   (the C++ plugin) and DCD / StateData reporters, one after the other (``rollout.run_replica``).
 
-Output folder (a new run replaces the files an earlier one wrote there): ``topology.pdb`` (the structure
-simulated), ``replica_<r>.dcd`` (one frame per jump; its header carries the jump interval), ``replica_<r>.csv``
+Output folder: ``topology.pdb`` (the structure simulated), ``replica_<r>.dcd`` (one frame per jump; its header carries the jump interval), ``replica_<r>.csv``
 (as StateDataReporter writes it: step, time, potential energy, speed, and with B = 1 the temperature of the
 velocities the integrator draws after each jump; a batched replica has no velocities, so no temperature
 column, and its potential energies come from one Context shared by all replicas),
@@ -28,10 +27,15 @@ of this protein (``pretrained/<name>/reference/``), ``analysis/``: the TIC1 x TI
 that reference, the other figures of ``python -m openmm_equijump.analyze`` and its ``metrics.json``.
 
 Speed is reported as a ratio: EquiJump's simulated ns/day over OpenMM MD's ns/day of the same
-System, measured side by side in this run, with the batch size and the latent steps beside the ratio;
+System, measured side by side in this run (EquiJump's from the jumps this run made), with the batch size and the latent steps beside the ratio;
 EquiJump's rate is summed over the replicas (a batch of B advances B x jump interval per call). Both include
 writing the files and the potential energies. The steady-state rate leaves out each batch's first jump, whose
 latency (TorchScript loading and warm-up) is reported on its own.
+
+Rerun the same command after an interruption and it resumes, as ``md`` does: each replica continues from its
+checkpoint (``rollout``) and a larger ``--jumps`` or ``--replicas`` extends a finished run. A rerun with other
+settings that shape the trajectories (``RESUME_FIXED``) is refused by name; ``--force`` replaces the earlier run.
+Every input is checked before the output folder is touched.
 """
 from __future__ import annotations
 
@@ -52,11 +56,11 @@ from ..analysis import AtomMatchError
 from ..analysis.report import summary_table
 from ..analysis.run import analyse_files
 from ..analysis.stability import stability_report
-from ..config import save_yaml
+from ..config import load_yaml, save_yaml
 from ..device import cpu_threads, resolve_device
 from ..errors import EquiJumpError
-from ..md.prepare import prepare_structure
-from ..md.reference import md_ns_per_day, native_obc2_system
+from ..md.prepare import prepare_structure, read_structure_file
+from ..md.reference import md_ns_per_day, native_obc2_system, resolve_platform
 from ..protein.topology import TopologyError
 from ..runtime.load import PRETRAINED_DIR, REFERENCE_DIR, REFERENCE_TOPOLOGY, load_model, reference_md
 from .rollout import run_batch, run_replica
@@ -70,6 +74,8 @@ DEFAULT_OUT = "equijump_chignolin"
 #: Fewer generated frames than this (over all replicas) cannot carry the TICA/MSM comparison.
 MIN_ANALYSIS_FRAMES = 20
 CONFIG_NAME = "simulate_config.yaml"
+#: Settings a resumed run must share with the run it continues (the others, such as jumps, may change).
+RESUME_FIXED = ("pdb", "model", "seed", "latent_steps", "temperature_K", "prepare", "batch_size")
 
 
 class SimulateError(EquiJumpError, ValueError):
@@ -131,16 +137,6 @@ class SimulateConfig:
         return [list(range(first, min(first + size, self.replicas))) for first in range(0, self.replicas, size)]
 
 
-def resolve_platform(name: str) -> str:
-    """An OpenMM platform name; "auto" is CUDA when this OpenMM has it, else CPU."""
-    available = [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
-    if name == "auto":
-        return "CUDA" if "CUDA" in available else "CPU"
-    if name not in available:
-        raise SimulateError(f"OpenMM platform {name!r} is not available here; choose one of {available}")
-    return name
-
-
 def read_structure(config: SimulateConfig) -> tuple[app.Topology, list]:
     """(topology, positions) of the structure to simulate, prepared by PDBFixer when asked."""
     path = Path(config.pdb)
@@ -152,7 +148,7 @@ def read_structure(config: SimulateConfig) -> tuple[app.Topology, list]:
             print(f"prepare: {change}", file=sys.stderr)
         return prepared.topology, prepared.positions
     reader = app.PDBxFile if path.suffix.lower() in (".cif", ".mmcif", ".pdbx") else app.PDBFile
-    structure = reader(str(path))
+    structure = read_structure_file(path, reader)
     return structure.topology, structure.positions
 
 
@@ -180,9 +176,10 @@ def analyse(out: Path, replicas: list[int], reference: tuple[Path, list[Path]]) 
 
 
 def clear_previous_run(out: Path) -> None:
-    """Remove what an earlier run wrote into ``out`` (replica files, analysis), so that no stale file sits
-    beside the new summary; other files are left alone."""
-    for path in (*out.glob("replica_*.dcd"), *out.glob("replica_*.csv"), out / "summary.json"):
+    """Remove what an earlier run wrote into ``out`` (replica files and checkpoints, analysis), so that no stale
+    file sits beside the new summary; other files are left alone."""
+    for path in (*out.glob("replica_*.dcd"), *out.glob("replica_*.csv"), *out.glob("replica_*.chk"),
+                 *out.glob("replica_*.npz"), out / "summary.json"):
         path.unlink(missing_ok=True)
     if (out / "analysis").is_dir():
         shutil.rmtree(out / "analysis")
@@ -193,6 +190,7 @@ class Inputs:
     """What a run needs before it touches its output folder: all checked."""
 
     platform: str
+    device: str
     topology: app.Topology
     positions: list
     jump_module: object
@@ -204,21 +202,44 @@ def read_inputs(config: SimulateConfig) -> Inputs:
     """Platform, structure, the model bound to it, and the System of the MD yardstick (one System, shared by
     the replicas' Simulations)."""
     platform = resolve_platform(config.platform)
+    device = str(resolve_device(config.device))
     topology, positions = read_structure(config)
     loading = time.perf_counter()
     try:
-        jump_module = load_model(config.model, topology, latent_steps=config.latent_steps)
+        jump_module = load_model(config.model, topology, latent_steps=config.latent_steps,
+                                 temperature_K=config.temperature_K)
     except TopologyError as error:
         raise TopologyError(f"{config.pdb}: {error} (--prepare removes water, ions and heterogens)") from error
     load_s = time.perf_counter() - loading
-    return Inputs(platform, topology, positions, jump_module, load_s, build_system(topology, config.pdb))
+    return Inputs(platform, device, topology, positions, jump_module, load_s, build_system(topology, config.pdb))
 
 
-def start_output(config: SimulateConfig, inputs: Inputs) -> Path:
-    """The output folder, cleared of an earlier run's files, with the config and the structure simulated."""
+def check_continuable(out: Path, config: SimulateConfig) -> None:
+    """Refuse, by name, to continue the run in ``out`` with settings that would change its trajectories."""
+    saved = out / CONFIG_NAME
+    if not saved.is_file():
+        if any(out.glob("replica_*")):
+            raise SimulateError(f"{out} holds replica files without {CONFIG_NAME}; choose another --out, or "
+                                "replace them with --force")
+        return
+    previous = load_yaml(SimulateConfig, saved)
+    for key in RESUME_FIXED:
+        if getattr(previous, key) != getattr(config, key):
+            raise SimulateError(f"{out} holds a run with {key}={getattr(previous, key)!r}, not "
+                                f"{getattr(config, key)!r}; use the same settings to continue it, another --out, "
+                                "or --force to replace it")
+
+
+def start_output(config: SimulateConfig, inputs: Inputs, force: bool) -> Path:
+    """The output folder with the config and the structure simulated: an earlier run there is continued
+    (``check_continuable``), or with ``force`` cleared."""
     out = Path(config.out)
+    if force:
+        if out.is_dir():
+            clear_previous_run(out)
+    else:
+        check_continuable(out, config)
     out.mkdir(parents=True, exist_ok=True)
-    clear_previous_run(out)
     save_yaml(config, out / CONFIG_NAME)
     with open(out / "topology.pdb", "w") as handle:
         app.PDBFile.writeFile(inputs.topology, inputs.positions, handle, keepIds=True)
@@ -235,7 +256,7 @@ def run_all(config: SimulateConfig, inputs: Inputs, out: Path) -> list[dict]:
                 records.append(run_replica(index, config, inputs.topology, inputs.positions, inputs.system,
                                            inputs.jump_module, inputs.platform, out, bar))
         else:
-            inputs.jump_module.to(resolve_device(config.device))
+            inputs.jump_module.to(inputs.device)
             energy_context = openmm.Context(inputs.system, openmm.VerletIntegrator(0.001),
                                             openmm.Platform.getPlatformByName(inputs.platform))
             for indices in config.batches:
@@ -245,14 +266,16 @@ def run_all(config: SimulateConfig, inputs: Inputs, out: Path) -> list[dict]:
 
 
 def summarize(config: SimulateConfig, inputs: Inputs, out: Path, records: list[dict]) -> dict:
-    """Jumps, stability of every replica and EquiJump's rates (raw and steady state) of the batches run."""
+    """Jumps, stability of every replica and EquiJump's rates (raw and steady state) of the jumps this call made
+    (a resumed run's earlier jumps count in the totals, not in the rates; None when none was made)."""
     jump_ps = float(inputs.jump_module.jump_ps)
     jumps_done = [done for record in records for done in record["jumps_done"]]
     jumps_total = sum(jumps_done)
-    simulated_ns = jumps_total * jump_ps / 1000.0
+    jumps_run = [run for record in records for run in record["jumps_run"]]
+    run_ns = sum(jumps_run) * jump_ps / 1000.0
     jump_wall_s = sum(record["jumps_s"] for record in records)
     # the first jump of each batch moved each of its replicas by one jump (none for a replica that blew up there)
-    steady_jumps = jumps_total - sum(1 for done in jumps_done if done)
+    steady_jumps = sum(jumps_run) - sum(1 for run in jumps_run if run)
     steady_wall_s = jump_wall_s - sum(record["first_jump_s"] for record in records)
     return {
         "model": config.model, "pdb": config.pdb, "jump_ps": jump_ps,
@@ -262,12 +285,12 @@ def summarize(config: SimulateConfig, inputs: Inputs, out: Path, records: list[d
         "blown_up_at_jump": [jump for record in records for jump in record["blown_up_at_jump"]],
         "stability": [stability_report(mdtraj.load_dcd(str(out / f"replica_{r}.dcd"), top=str(out / "topology.pdb")))
                       for r in range(config.replicas) if jumps_done[r]],
-        "simulated_ns": simulated_ns, "platform": inputs.platform,
-        "device": str(resolve_device(config.device)), "model_load_s": inputs.model_load_s,
+        "jumps_run": sum(jumps_run), "simulated_ns": jumps_total * jump_ps / 1000.0, "platform": inputs.platform,
+        "device": inputs.device, "model_load_s": inputs.model_load_s,
         "setup_s": [record["setup_s"] for record in records],
         "first_jump_s": [record["first_jump_s"] for record in records],
         "jump_wall_s": jump_wall_s,
-        "equijump_ns_per_day": simulated_ns / jump_wall_s * 86400.0,
+        "equijump_ns_per_day": run_ns / jump_wall_s * 86400.0 if run_ns > 0 and jump_wall_s > 0 else None,
         "equijump_ns_per_day_steady": (steady_jumps * jump_ps / 1000.0 / steady_wall_s * 86400.0
                                        if steady_jumps > 0 and steady_wall_s > 0 else None),
         "md_ns_per_day": None, "ratio": None, "ratio_steady": None, "analysis": None,
@@ -283,17 +306,19 @@ def compare_with_md(config: SimulateConfig, inputs: Inputs, out: Path, summary: 
     md_rate = md_ns_per_day(inputs.topology, inputs.positions, platform=inputs.platform, seconds=config.md_seconds,
                             temperature=temperature)
     summary["md_ns_per_day"] = md_rate
-    summary["ratio"] = summary["equijump_ns_per_day"] / md_rate
+    if summary["equijump_ns_per_day"] is not None:
+        summary["ratio"] = summary["equijump_ns_per_day"] / md_rate
     if summary["equijump_ns_per_day_steady"] is not None:
         summary["ratio_steady"] = summary["equijump_ns_per_day_steady"] / md_rate
     summary["analysis"] = analysis_or_reason(config, out, summary["jumps_done_per_replica"])
 
 
-def simulate(config: SimulateConfig) -> dict:
-    """Run ``config`` and write its output folder (see the module docstring); returns the summary."""
+def simulate(config: SimulateConfig, force: bool = False) -> dict:
+    """Run (or continue) ``config`` and write its output folder (see the module docstring); ``force`` replaces
+    an earlier run there. Returns the summary."""
     started = time.perf_counter()
     inputs = read_inputs(config)
-    out = start_output(config, inputs)  # touched only once the inputs are known to work
+    out = start_output(config, inputs, force)  # touched only once the inputs are known to work
     records = run_all(config, inputs, out)
     summary = summarize(config, inputs, out, records)
     if config.compare:
@@ -321,21 +346,24 @@ def analysis_or_reason(config: SimulateConfig, out: Path, jumps_done: list[int])
 
 def format_summary(summary: dict) -> str:
     s = summary
+    resumed = s["jumps_done"] - s["jumps_run"]
     lines = [
         f"{s['jumps_done']} jumps ({s['replicas']} replica(s) x {s['jumps_per_replica']}) of {s['jump_ps']:g} ps: "
-        f"{s['simulated_ns']:.2f} ns simulated in {s['jump_wall_s']:.1f} s of jumping "
-        f"({s['wall_s']:.1f} s in all: model bound in {s['model_load_s']:.1f} s, set up in "
-        f"{sum(s['setup_s']):.1f} s)",
-        f"  EquiJump    {s['equijump_ns_per_day']:10.0f} ns/day  (batch size {s['batch_size']}, "
-        f"{s['latent_steps']} latent steps, device {s['device']}, summed over replicas; first jump "
-        f"{s['first_jump_s'][0]:.2f} s)",
+        f"{s['simulated_ns']:.2f} ns simulated" + (f" ({resumed} jumps by an earlier run, continued)" if resumed else "")
+        + f"; {s['jumps_run']} jumps in {s['jump_wall_s']:.1f} s of jumping ({s['wall_s']:.1f} s in all: model "
+        f"bound in {s['model_load_s']:.1f} s, set up in {sum(s['setup_s']):.1f} s)",
     ]
+    if s["equijump_ns_per_day"] is not None:
+        lines.append(f"  EquiJump    {s['equijump_ns_per_day']:10.0f} ns/day  (batch size {s['batch_size']}, "
+                     f"{s['latent_steps']} latent steps, device {s['device']}, summed over replicas; first jump "
+                     f"{s['first_jump_s'][0]:.2f} s)")
     if s["equijump_ns_per_day_steady"] is not None:
         lines.append(f"  EquiJump    {s['equijump_ns_per_day_steady']:10.0f} ns/day  steady state "
                      "(first jumps left out)")
     if s["md_ns_per_day"] is not None:
         lines.append(f"  OpenMM MD   {s['md_ns_per_day']:10.0f} ns/day  (same System, {s['platform']} platform, 4 fs, "
                      "measured in this run)")
+    if s["ratio"] is not None:
         ratio = f"  ratio       {s['ratio']:10.2f} x  EquiJump / OpenMM MD"
         if s["ratio_steady"] is not None:
             ratio += f" ({s['ratio_steady']:.2f} x steady state)"

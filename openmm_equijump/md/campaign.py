@@ -100,13 +100,7 @@ class Campaign:
         if not isinstance(raw, dict) or not raw.get("proteins"):
             raise CampaignError(f"{path}: no proteins")
         raw.pop("folder", None)
-        campaign = config_from_dict(cls, raw, where=str(path))
-        for name in ("temperature_K", "frame_ps", "chunk_ns", "timestep_fs", "friction_per_ps",
-                     "hydrogen_mass_amu", "burn_in_ns"):
-            try:
-                setattr(campaign, name, float(getattr(campaign, name)))
-            except (TypeError, ValueError):
-                raise CampaignError(f"{path}: {name} must be a number, not {getattr(campaign, name)!r}") from None
+        campaign = config_from_dict(cls, raw, where=str(path))  # numbers checked and made floats there
         campaign.folder = path.resolve().parent
         campaign.check()
         return campaign

@@ -93,6 +93,19 @@ def _split_terminal_amides(fixer: PDBFixer, changes: list[str]) -> PDBFixer:
     return PDBFixer(pdbfile=text)
 
 
+def read_structure_file(path: Path, read):
+    """``read(path)`` (PDBFixer, PDBFile, PDBxFile: anything with a topology) with a file the reader cannot parse,
+    or one without atoms, refused as a StructureError naming it."""
+    try:
+        structure = read(str(path))
+    except Exception as error:  # the readers fail on bad text with whatever their parsing meets first
+        raise StructureError(f"{path} is not a readable PDB or PDBx/mmCIF file ({type(error).__name__}: {error}); "
+                             "is it complete?") from None
+    if structure.topology.getNumAtoms() == 0:
+        raise StructureError(f"{path} holds no atoms: is it a complete PDB or PDBx/mmCIF file?")
+    return structure
+
+
 def prepare_structure(path: str | Path, chains: list[str] | None = None, ph: float = 7.0) -> PreparedStructure:
     """Read ``path`` (PDB or PDBx/mmCIF) and return the protein with hydrogens added at ``ph``.
 
@@ -106,7 +119,7 @@ def prepare_structure(path: str | Path, chains: list[str] | None = None, ph: flo
     if path.suffix.lower() not in STRUCTURE_SUFFIXES:
         raise StructureError(f"structure file {path} is not a PDB or PDBx/mmCIF file ({', '.join(STRUCTURE_SUFFIXES)})")
     changes: list[str] = []
-    fixer = _split_terminal_amides(PDBFixer(filename=str(path)), changes)
+    fixer = _split_terminal_amides(read_structure_file(path, lambda name: PDBFixer(filename=name)), changes)
 
     available = [(chain.id, _chain_kind(chain), chain) for chain in fixer.topology.chains()]
     if chains:

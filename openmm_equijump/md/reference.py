@@ -21,9 +21,9 @@ import openmm.app as app
 import openmm.unit as unit
 from tqdm import tqdm
 
-from ..config import config_to_dict, load_yaml, save_yaml
+from ..config import check_ranges, config_to_dict, load_yaml, save_yaml
 from ..errors import ConfigError
-from ..trajectory_files import truncate_dcd
+from ..trajectory_files import truncate_dcd, truncate_log
 from .prepare import prepare_structure
 
 
@@ -46,11 +46,8 @@ class MDConfig:
     threads: int = 0                 # CPU platform threads; 0 = all cores
 
     def __post_init__(self) -> None:
-        for name in ("ns", "temperature_K", "frame_ps", "timestep_fs", "chunk_ns"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"MDConfig.{name} must be > 0, got {getattr(self, name)}")
-        if self.replicas < 1:
-            raise ConfigError(f"MDConfig.replicas must be >= 1, got {self.replicas}")
+        check_ranges(self, at_least_one=("replicas",), non_negative=("threads", "friction_per_ps"),
+                     positive=("ns", "temperature_K", "frame_ps", "timestep_fs", "chunk_ns", "hydrogen_mass_amu"))
 
     @property
     def steps_per_frame(self) -> int:
@@ -96,6 +93,17 @@ def native_obc2_system(topology: app.Topology, hydrogen_mass_amu: float = 4.0) -
     system.removeForce(custom[0])
     system.addForce(native)
     return system
+
+
+def resolve_platform(name: str) -> str:
+    """An OpenMM platform name; "auto" is CUDA when this OpenMM has it, else CPU; one not here is refused
+    naming those that are."""
+    available = [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
+    if name == "auto":
+        return "CUDA" if "CUDA" in available else "CPU"
+    if name not in available:
+        raise ConfigError(f"OpenMM platform {name!r} is not available here; choose one of {available}")
+    return name
 
 
 def md_ns_per_day(topology: app.Topology, positions, *, platform: str = "CPU", threads: int = 0,
@@ -153,7 +161,9 @@ class Replica:
         resuming = self.checkpoint.exists()
         if resuming:
             self.simulation.loadCheckpoint(str(self.checkpoint))
+            # what an interrupted chunk wrote after the checkpoint is made again, not repeated
             truncate_dcd(self.dcd, self.frames_done)
+            truncate_log(self.log, self.simulation.currentStep)
         else:
             self.simulation.context.setPositions(positions)
             self.simulation.minimizeEnergy()
@@ -179,11 +189,13 @@ class Replica:
 def run_reference_md(config: MDConfig, out: str | Path) -> dict:
     """Run (or continue) ``config.replicas`` replicas of ``config.ns`` ns each into ``out``.
 
-    Replicas advance in turn, one chunk at a time, so all grow together when a run is interrupted.
-    Returns a summary: frames per replica, simulated ns, wall seconds and ns/day of this invocation.
+    Replicas advance in turn, one chunk at a time, so all grow together when a run is interrupted. The
+    structure, the platform and an earlier run's settings are checked before ``out`` is written to.
+    Returns a summary: frames per replica, and the ns simulated, wall seconds and ns/day of this invocation
+    (ns/day None when it had nothing left to run).
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    resolve_platform(config.platform)
     config_file = out / "md_config.yaml"
     if config_file.exists():
         previous = config_to_dict(load_yaml(MDConfig, config_file))
@@ -193,39 +205,42 @@ def run_reference_md(config: MDConfig, out: str | Path) -> dict:
                     f"{out} holds a run with {key}={previous[key]!r}, not {getattr(config, key)!r}; "
                     "use another --out or the same settings to continue it"
                 )
-    save_yaml(config, config_file)
 
     topology_file = out / "topology.pdb"
     if topology_file.exists():
         pdb = app.PDBFile(str(topology_file))
         topology, positions = pdb.topology, pdb.positions
+        out.mkdir(parents=True, exist_ok=True)
     else:
         prepared = prepare_structure(config.pdb, config.chains or None)
         for change in prepared.changes:
             print(f"prepare: {change}", file=sys.stderr)
+        out.mkdir(parents=True, exist_ok=True)  # only now: the structure is known to work
         (out / "prepare.log").write_text("\n".join(prepared.changes) + "\n")
         with open(topology_file, "w") as f:
             app.PDBFile.writeFile(prepared.topology, prepared.positions, f, keepIds=True)
         topology, positions = prepared.topology, prepared.positions
+    save_yaml(config, config_file)
 
     replicas = [Replica(config, i, topology, positions, out) for i in range(config.replicas)]
     target = config.frames(config.ns)
     chunk = max(1, config.frames(config.chunk_ns))
-    done_before = sum(min(r.frames_done, target) for r in replicas)
+    frames_run = 0  # by this call: a replica already past the target (an earlier, longer run) adds nothing
     start = time.perf_counter()
-    with tqdm(total=target * len(replicas), initial=done_before, unit="frame", desc="reference MD") as bar:
+    with tqdm(total=target * len(replicas), initial=sum(min(r.frames_done, target) for r in replicas),
+              unit="frame", desc="reference MD") as bar:
         while any(r.frames_done < target for r in replicas):
             for replica in replicas:
                 frames = min(chunk, target - replica.frames_done)
                 if frames > 0:
                     replica.advance(frames)
+                    frames_run += frames
                     bar.update(frames)
     wall = time.perf_counter() - start
-    simulated_ns = (sum(r.frames_done for r in replicas) - done_before) * config.frame_ps / 1000.0
-    summary = {
+    simulated_ns = frames_run * config.frame_ps / 1000.0
+    return {
         "frames_per_replica": [r.frames_done for r in replicas],
         "simulated_ns": simulated_ns,
         "wall_s": wall,
-        "ns_per_day": simulated_ns / wall * 86400.0 if wall > 0 and simulated_ns > 0 else 0.0,
+        "ns_per_day": simulated_ns / wall * 86400.0 if simulated_ns > 0 else None,
     }
-    return summary

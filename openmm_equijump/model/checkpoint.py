@@ -6,11 +6,16 @@ A checkpoint (``torch.save`` of a dict, written atomically) holds:
     (``protein.vocabulary.VOCABULARY`` the residue types index), proteins (name, sequence of every trained protein),
     covalent_geometry (``protein.covalent.covalent_geometry`` of the training data: the projection's references),
     versions (openmm_equijump, torch, e3nn, mdtraj, openmm, python).
+
+Checkpoints and jump modules are zip archives whose every member carries a CRC-32; libtorch does not check
+them, so ``verify_archive`` does before either is loaded: a damaged file is refused instead of running.
 """
 from __future__ import annotations
 
+import io
 import os
 import platform
+import zipfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -29,7 +34,24 @@ CONFIG_NAME = "config.yaml"
 
 
 class CheckpointError(EquiJumpError, ValueError):
-    """A checkpoint that is missing, of another format, or whose weights do not fit its config."""
+    """A checkpoint or jump module that is missing, damaged, of another format, or whose weights do not fit its
+    config."""
+
+
+#: What a training checkpoint holds beyond a shipped model's keys: what ``--resume`` needs.
+RESUME_KEYS = ("optimizer", "rng", "step")
+
+
+def verify_archive(source: bytes | Path, what: str, fix: str) -> None:
+    """Refuse a damaged archive of ``torch.save`` or ``torch.jit.save`` (``what`` names it, ``fix`` says what to do)
+    by the CRC-32 of every member."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, EOFError, ValueError) as error:
+        raise CheckpointError(f"{what} is damaged or not written by torch ({error}); {fix}") from None
+    if damaged is not None:
+        raise CheckpointError(f"{what} is damaged: its member {damaged} does not match its checksum (CRC-32); {fix}")
 
 
 def package_versions() -> dict[str, str]:
@@ -58,7 +80,14 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         path = path / CHECKPOINT_NAME
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}: was the run started with this --out folder?")
-    checkpoint = torch.load(path, map_location=map_location, weights_only=False)
+    fix = "copy it again from where it came from, or train again"
+    verify_archive(path, f"checkpoint {path}", fix)
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as error:  # torch's errors on a bad file are of many kinds; any of them means a bad file
+        raise CheckpointError(f"checkpoint {path} cannot be read ({type(error).__name__}: {error}); {fix}") from None
+    if not isinstance(checkpoint, dict) or not {"config", "model"} <= set(checkpoint):
+        raise CheckpointError(f"{path} is not a checkpoint of openmm_equijump (no config and model weights)")
     version = checkpoint.get("format_version")
     if version != CHECKPOINT_FORMAT_VERSION:
         raise CheckpointError(f"checkpoint {path} has format version {version}; this openmm_equijump reads "

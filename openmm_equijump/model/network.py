@@ -6,6 +6,8 @@ from typing import Dict, Optional, Tuple
 
 import torch
 
+from ..config import check_ranges
+
 from .batch import PairBatch
 from .transports import TransportConfig, make_transport
 from .transports.noise import align_centroid, centred, superpose
@@ -40,13 +42,9 @@ class ModelConfig:
     input_length_A: float = 10.0
 
     def __post_init__(self) -> None:
-        for name in ("H", "conditioner_layers", "header_layers", "k_neighbors", "n_radial", "n_residue_types"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"ModelConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if self.input_length_A <= 0:
-            raise ValueError(f"ModelConfig.input_length_A must be > 0 Angstrom, got {self.input_length_A}")
-        if self.r_max <= 0:
-            raise ValueError(f"ModelConfig.r_max must be > 0 Angstrom, got {self.r_max}")
+        check_ranges(self, at_least_one=("H", "conditioner_layers", "header_layers", "k_neighbors", "n_radial",
+                                         "n_residue_types", "n_tau_frequencies"),
+                     positive=("input_length_A", "r_max"))
 
 
 class EquiJumpModel(torch.nn.Module):

@@ -20,6 +20,7 @@ import torch
 from openmm.app import Topology
 from torch import nn
 
+from ..model.checkpoint import verify_archive
 from ..protein.covalent import CovalentProjection
 from ..protein.hydrogens import HydrogenBuilder
 from ..protein.tensorcloud import TensorCloudMap
@@ -202,13 +203,18 @@ def jump_module_bytes(module: torch.jit.ScriptModule) -> bytes:
     return buffer.getvalue()
 
 
-def load_jump_module(source: Union[str, Path, bytes], map_location: str = "cpu") -> torch.jit.ScriptModule:
-    """Read a jump module from a file path or from bytes."""
+def load_jump_module(source: Union[str, Path, bytes], map_location: str = "cpu",
+                     what: Optional[str] = None) -> torch.jit.ScriptModule:
+    """Read a jump module from a file path or from bytes (``what`` names them in errors); a damaged one is
+    refused (``verify_archive``)."""
+    fix = "export it again (save_jump_module)"
     if isinstance(source, (bytes, bytearray)):
+        verify_archive(bytes(source), what or f"jump module ({len(source)} bytes)", fix)
         with _format_warnings_silenced():
             return torch.jit.load(io.BytesIO(bytes(source)), map_location=map_location)
     path = Path(source)
     if not path.is_file():
         raise FileNotFoundError(f"jump module file not found: {path}")
+    verify_archive(path, f"jump module file {path}", fix)
     with _format_warnings_silenced():
         return torch.jit.load(str(path), map_location=map_location)

@@ -38,6 +38,7 @@ import torch
 from openmm import unit
 
 from ..errors import EquiJumpError
+from ..model.checkpoint import CheckpointError
 from .. import _plugin
 from .export import is_stateful, jump_module_bytes, load_jump_module
 
@@ -82,7 +83,9 @@ def _read(source: JumpModuleSource) -> tuple[torch.jit.ScriptModule, bytes]:
         raise JumpModuleError(f"jump_module must be a torch.jit.ScriptModule, a file path or bytes, got "
                               f"{type(source).__name__}")
     try:
-        module = load_jump_module(data)
+        module = load_jump_module(data, what=what)
+    except CheckpointError as error:  # damaged or not an archive: its message names the file and the fix
+        raise JumpModuleError(str(error)) from None
     except Exception as error:
         raise JumpModuleError(f"{what} is not a readable TorchScript module ({error}); {_EXPORT_ADVICE} and "
                               "save it with save_jump_module") from error

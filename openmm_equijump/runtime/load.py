@@ -88,16 +88,17 @@ def load_model(name_or_path: Union[str, Path], topology: Topology, *,
     sampler: sampler settings of an EquiJump model (default ``SamplerConfig()``: SDE, 100 latent steps, eps 1);
     ``latent_steps`` overrides just that. walk: the walk of a walk-jump model (default ``WalkConfig()``); its
     module is stateful and not kinetic: each step is one sample (nominally ``SAMPLE_STEP_PS``), not time.
-    temperature_K: the training temperature (K), needed only when the checkpoint does not record it.
-    non_protein: see ``protein.topology.bind_topology``. Errors about residues, atoms and solvent are raised
-    here, as ``protein.topology.TopologyError``.
+    temperature_K: the training temperature (K), used only when the checkpoint does not record it (a model
+    trained without ``--temperature-k``). non_protein: see ``protein.topology.bind_topology``. Errors about
+    residues, atoms and solvent are raised here, as ``protein.topology.TopologyError``.
     """
     model, checkpoint = _load_trained(name_or_path)
     run = checkpoint["config"]
-    temperature_K = temperature_K if temperature_K is not None else run.get("temperature_K")
+    temperature_K = run.get("temperature_K") if run.get("temperature_K") is not None else temperature_K
     if temperature_K is None:
-        raise ConfigError(f"model {str(name_or_path)!r} does not record the temperature of its training data; "
-                         "pass temperature_K=... (kelvin) to load_model")
+        raise ConfigError(f"model {str(name_or_path)!r} does not record the temperature of its training data "
+                          "(trained without --temperature-k): give it, in kelvin, with simulate --temperature-k or "
+                          "load_model(..., temperature_K=...)")
     if run.get("method", "equijump") == "walk-jump":
         walk = walk or WalkConfig()
         transition, jump_ps, kinetic, iterations = WalkJumpSampler(model, walk), SAMPLE_STEP_PS, False, \

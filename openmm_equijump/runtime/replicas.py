@@ -120,7 +120,9 @@ def iterate_replicas(jump_module: torch.jit.ScriptModule, positions, jumps: int,
                 finite = torch.isfinite(x).flatten(1).all(dim=1).cpu().numpy()
                 if not finite.all() and not keep_going:
                     raise FloatingPointError(f"jump at step {k}: the jump module returned non-finite positions "
-                                             f"for replica(s) {alive[~finite].tolist()}")
+                                             f"for replica(s) {alive[~finite].tolist()} from finite input "
+                                             "positions (checked before the first jump): the model is unstable "
+                                             "for this structure, or the module is damaged (export it again)")
                 frame[alive] = x.cpu().numpy()
                 keep = torch.as_tensor(finite, device=device)
                 alive, x = alive[finite], x[keep]

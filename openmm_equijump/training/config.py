@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import config_from_dict, config_to_dict, load_yaml
+from ..config import check_ranges, config_from_dict, config_to_dict, load_yaml
 from ..errors import ConfigError
 from ..model.network import ModelConfig
 from ..model.transports import TransportConfig
@@ -81,8 +81,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ConfigError(f"TrainConfig.method={self.method!r}; choose one of {', '.join(METHODS)}")
-        if not self.start_noise_A >= 0:
-            raise ConfigError(f"TrainConfig.start_noise_A must be >= 0 Angstrom, got {self.start_noise_A}")
+        check_ranges(self, at_least_one=("steps", "batch_size", "validate_every", "checkpoint_every", "n_clusters",
+                                         "n_tics", "lr_decay_steps"),
+                     positive=("lag_ps", "temperature_K", "lr", "grad_clip_norm", "tica_lag_ps"),
+                     non_negative=("lr_final", "validation_pairs", "start_noise_A"))
+        if not 0 <= self.validation_fraction < 1:
+            raise ConfigError(f"TrainConfig.validation_fraction must be in [0, 1), got {self.validation_fraction}")
 
 
 def load_train_config(path: str | Path) -> TrainConfig:

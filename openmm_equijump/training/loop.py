@@ -25,8 +25,8 @@ from ..config import config_from_dict, config_to_dict, save_yaml
 from ..device import resolve_device
 from ..errors import ConfigError
 from ..model.batch import PairBatch
-from ..model.checkpoint import (CHECKPOINT_NAME, CONFIG_NAME, load_checkpoint, make_model, package_versions,
-                                save_checkpoint, trained_model)
+from ..model.checkpoint import (CHECKPOINT_NAME, CONFIG_NAME, RESUME_KEYS, CheckpointError, load_checkpoint,
+                                make_model, package_versions, save_checkpoint, trained_model)
 from ..model.network import EquiJumpModel
 from ..model.walkjump import atom_mask, cloud_to_atoms, mean_squared_distance
 from ..protein.covalent import covalent_geometry
@@ -66,7 +66,11 @@ class LossLog:
                 rows = list(csv.reader(handle))
             if rows:
                 self.columns = rows[0]
-                kept = [rows[0]] + [row for row in rows[1:] if int(row[0]) <= resume_step]
+                try:
+                    kept = [rows[0]] + [row for row in rows[1:] if int(row[0]) <= resume_step]
+                except (ValueError, IndexError) as error:
+                    raise CheckpointError(f"{path} is damaged ({error}); remove it to resume without the earlier "
+                                          "losses, or start a new run") from None
                 validation = [row for row in kept[1:] if row[1] == "val"]
                 if validation:  # what the progress bar shows until the resumed run validates again
                     self.last_validation = float(validation[-1][self.columns.index("loss")])
@@ -286,18 +290,26 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, sto
     if not resume and not force and (out_dir / CHECKPOINT_NAME).is_file():
         raise ConfigError(f"{out_dir} already holds a training run ({CHECKPOINT_NAME}); continue it with --resume, "
                           "choose another --out, or replace it with --force")
-    out_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(device)
     checkpoint = load_checkpoint(out_dir, map_location="cpu") if resume else None
     if checkpoint is not None:
+        missing = [key for key in RESUME_KEYS if key not in checkpoint]
+        if missing:
+            raise CheckpointError(f"{out_dir / CHECKPOINT_NAME} lacks {', '.join(missing)}: it cannot be resumed (a "
+                                  "shipped model.pt keeps the weights only); start a new run in another --out")
         check_resumable(config, checkpoint["config"], out_dir)
     data = prepare_data(config)
     measure_data_scale(config, data)
+    out_dir.mkdir(parents=True, exist_ok=True)  # only now: the inputs are known to work
     state = new_state(config, device)
     if checkpoint is None:
         print_data_scales(state, config, data, device)
     else:
-        state.restore(checkpoint)
+        try:
+            state.restore(checkpoint)
+        except (KeyError, RuntimeError, TypeError, ValueError) as error:  # what torch raises on damaged states
+            raise CheckpointError(f"{out_dir / CHECKPOINT_NAME} cannot be resumed ({type(error).__name__}: {error}); "
+                                  "start a new run in another --out") from None
 
     log = LossLog(out_dir / LOSSES_NAME, resume_step=state.step if resume else None)
     validation_seed = config.seed + 2

@@ -8,7 +8,6 @@ import io
 import math
 import struct
 import warnings
-from typing import List
 
 import mdtraj
 import numpy as np
@@ -20,20 +19,13 @@ from torch import nn
 
 from openmm_equijump.runtime.export import export_jump_module, jump_module_bytes, save_jump_module
 from openmm_equijump.runtime.integrator import EquiJumpIntegrator, JumpModuleError
-from openmm_equijump.testing import RigidRotation
+from openmm_equijump.testing import NonFinite, RigidRotation
 
 from helpers import structure_file
 
 JUMP_PS = 100.0
 MODEL_K = 350.0
 PLATFORMS = ["Reference", "CPU"]
-
-
-class NonFinite(nn.Module):
-    """A transition that returns NaN coordinates: the model blowing up."""
-
-    def forward(self, P: torch.Tensor, V: torch.Tensor, S: torch.Tensor, mask: torch.Tensor, seeds: List[int]):
-        return P * float("nan"), V
 
 
 class WrongSignature(nn.Module):
@@ -318,7 +310,7 @@ def test_unreadable_and_wrong_shaped_modules_are_explained(tmp_path, rotation_mo
         EquiJumpIntegrator(missing)
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a model")
-    with pytest.raises(JumpModuleError, match="junk.pt.*not a readable TorchScript module"):
+    with pytest.raises(JumpModuleError, match="junk.pt.*damaged or not written by torch"):
         EquiJumpIntegrator(junk)
     with pytest.raises(JumpModuleError, match="lacks the jump-module attribute.*jump_ps.*export_jump_module"):
         EquiJumpIntegrator(torch.jit.script(NoAttributes()))

@@ -251,7 +251,9 @@ void TorchIntegrateEquiJumpStepKernel::execute(ContextImpl& context, const EquiJ
         if (!std::isfinite(out[i]))
             throw OpenMMException("EquiJumpIntegrator: the jump at step " + std::to_string(stepCount) +
                                   " gave a non-finite position for particle " + std::to_string(i / 3) +
-                                  "; the Context was left unchanged. The model is unstable for this structure.");
+                                  " from finite input positions (checked before the jump); the Context was left "
+                                  "unchanged. The jump module is at fault: the model is unstable for this "
+                                  "structure, or the module is damaged (export it again).");
 
     for (int i = 0; i < numParticles; i++)
         positions[i] = Vec3(out[3 * i], out[3 * i + 1], out[3 * i + 2]);
