@@ -172,8 +172,7 @@ class BatchLoss:
         self.world = world
         self.ddp = None
         if world.distributed:
-            # broadcast_buffers off: the model's only buffers are constants (radial basis centres)
-            self.ddp = DistributedDataParallel(_RowsLoss(model), broadcast_buffers=False,
+            self.ddp = DistributedDataParallel(_RowsLoss(model),
                                                device_ids=[world.device] if world.device.type == "cuda" else None)
 
     def __call__(self, batch: PairBatch, generator: torch.Generator
