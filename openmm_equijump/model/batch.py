@@ -46,6 +46,10 @@ class PairBatch:
                                   generator)
         return replace(self, P0=self.P0 + sigma_A * Z_P, V0=self.V0 + sigma_A * Z_V)
 
+    def rows(self, rows: slice) -> "PairBatch":
+        """The pairs ``rows`` of the batch, padded as the whole batch is."""
+        return PairBatch(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
+
     @property
     def batch_size(self) -> int:
         return self.P0.shape[0]

@@ -10,6 +10,7 @@ from ..config import check_ranges
 
 from .batch import PairBatch
 from .transports import TransportConfig, make_transport
+from .transports.base import coordinate_counts
 from .transports.noise import align_centroid, centred, superpose
 from .nn import EquiJumpNetwork
 from ..protein.vocabulary import N_SLOTS, VOCABULARY
@@ -83,22 +84,31 @@ class EquiJumpModel(torch.nn.Module):
                 out[name] = centred(out[name], residue_mask)
         return out
 
-    def loss(self, batch: PairBatch, generator: Optional[torch.Generator] = None) -> Dict[str, torch.Tensor]:
+    def loss(self, batch: PairBatch, generator: Optional[torch.Generator] = None,
+             rows: Optional[slice] = None) -> Dict[str, torch.Tensor]:
         """Training objective on one batch: latent times and noise drawn by the transport from ``generator``.
 
         Returns scalars: 'loss' (to minimize) = the sum of one term per header (e.g. 'x1_P', 'x1_V'), and 'floor'
         (see ``transports.base.Transport.loss``). Inputs need not be masked: padded slots and residues are zeroed
-        here.
+        here. ``rows``: the share of these pairs of the batch in its loss, for processes that split one batch
+        (``training.distributed``): the noise is drawn for the whole batch and each term is divided by the
+        whole batch's count of real coordinates, so the shares of rows that partition the batch add up to the
+        whole batch's loss.
         """
         dtype = batch.P0.dtype
         residue_mask = batch.residue_mask
         mask = batch.mask & residue_mask.unsqueeze(-1)
-        P0, V0, P1, V1 = self.aligned_pair(batch)
         tau, Z_P, Z_V = self.transport.draw(batch.batch_size, residue_mask, mask, dtype, generator)
+        counts = None
+        if rows is not None:
+            counts = coordinate_counts(mask, residue_mask)
+            batch, tau, Z_P, Z_V = batch.rows(rows), tau[rows], Z_P[rows], Z_V[rows]
+            residue_mask, mask = residue_mask[rows], mask[rows]
+        P0, V0, P1, V1 = self.aligned_pair(batch)
         P_tau, V_tau = self.transport.interpolate(P0, V0, P1, V1, tau, Z_P, Z_V, residue_mask)
         h = self.condition(P0, V0, batch.S, mask, residue_mask)
         out = self.run_headers(h, P0, V0, P_tau, V_tau, tau, mask, residue_mask)
-        return self.transport.loss(out, P0, V0, P1, V1, tau, Z_P, Z_V, mask, residue_mask)
+        return self.transport.loss(out, P0, V0, P1, V1, tau, Z_P, Z_V, mask, residue_mask, counts)
 
     def aligned_pair(self, batch: PairBatch) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(P0, V0, P1, V1) of the batch masked, with X^(t+lag) superposed onto X^t (``superpose_target``) or

@@ -127,20 +127,24 @@ def mean_squared_distance(X: torch.Tensor, weight: torch.Tensor, radius_A: float
 
 
 def denoising_loss(denoise: Callable[[torch.Tensor], torch.Tensor], X: torch.Tensor, weight: torch.Tensor,
-                   sigma_A: float, c_out: float, align_noisy: bool,
-                   generator: Optional[torch.Generator]) -> Dict[str, torch.Tensor]:
-    """JAMUN's objective for clean structures X (B, N, 14, 3) (real atoms in ``weight`` (B, N, 14, 1)).
+                   noise: torch.Tensor, sigma_A: float, c_out: float, align_noisy: bool,
+                   batch_size: Optional[int] = None) -> Dict[str, torch.Tensor]:
+    """JAMUN's objective for clean structures X (B, N, 14, 3) (real atoms in ``weight`` (B, N, 14, 1)) and unit
+    noise (B, N, 14, 3) (``centred_noise``).
 
-    ``denoise`` maps noisy structures (B, N, 14, 3) to denoised ones. Returns 'loss' = mean over the batch of
-    |x_hat - x|^2 per real coordinate / c_out^2, 'mse_A2' (the unweighted mean squared error per coordinate) and
-    'scaled_rmsd' = sqrt(mse) / sigma (JAMUN's diagnostic: 1 for the identity, 0 for a perfect denoiser).
+    ``denoise`` maps noisy structures (B, N, 14, 3) to denoised ones. Returns, as means over the batch of one
+    value per structure: 'loss' = |x_hat - x|^2 per real coordinate / c_out^2, 'mse_A2' (the unweighted mean
+    squared error per coordinate) and 'scaled_rmsd' = RMS error / sigma (JAMUN's diagnostic: 1 for the identity,
+    0 for a perfect denoiser). ``batch_size``: that of the whole batch when X holds only some of its rows
+    (``training.distributed``), so that the shares of rows that partition a batch add up to its values.
     """
-    Y = X + sigma_A * centred_noise(weight, generator)
+    Y = X + sigma_A * noise
     if align_noisy:
         Y = superpose_atoms(Y, X, weight)
     error = ((denoise(Y) - X) * weight).pow(2).sum((1, 2, 3)) / (3.0 * weight.sum((1, 2, 3)))
-    mse = error.mean()
-    return {"loss": mse / c_out ** 2, "mse_A2": mse, "scaled_rmsd": mse.sqrt() / sigma_A}
+    count = float(batch_size if batch_size is not None else X.shape[0])
+    mse = error.sum() / count
+    return {"loss": mse / c_out ** 2, "mse_A2": mse, "scaled_rmsd": error.sqrt().sum() / (sigma_A * count)}
 
 
 class WalkJumpModel(torch.nn.Module):
@@ -181,13 +185,19 @@ class WalkJumpModel(torch.nn.Module):
         F = (F - atom_centroid(F, weight)) * weight
         return (centre + self.c_skip * Yc + self.c_out * F) * weight
 
-    def loss(self, batch: PairBatch, generator: Optional[torch.Generator] = None) -> Dict[str, torch.Tensor]:
-        """``denoising_loss`` on the batch's start frames (X^t); X^(t + lag) is not used."""
+    def loss(self, batch: PairBatch, generator: Optional[torch.Generator] = None,
+             rows: Optional[slice] = None) -> Dict[str, torch.Tensor]:
+        """``denoising_loss`` on the batch's start frames (X^t); X^(t + lag) is not used. ``rows``: the share of
+        these structures of the batch in its loss (``EquiJumpModel.loss``); the noise is drawn for the whole batch."""
         residue_mask = batch.residue_mask
         mask = batch.mask & residue_mask.unsqueeze(-1)
         weight = atom_mask(mask, residue_mask).unsqueeze(-1).to(batch.P0.dtype)
+        noise = centred_noise(weight, generator)
+        S, batch_size = batch.S, batch.batch_size
+        if rows is not None:
+            batch, S, noise, weight = batch.rows(rows), S[rows], noise[rows], weight[rows]
+            residue_mask, mask = residue_mask[rows], mask[rows]
         X = cloud_to_atoms(batch.P0, batch.V0) * weight
         X = (X - atom_centroid(X, weight)) * weight
-        return denoising_loss(lambda Y: self.denoise(Y, batch.S, mask, residue_mask), X, weight, self.sigma_A,
-                              self.c_out, self.walk_jump_config.align_noisy, generator)
-
+        return denoising_loss(lambda Y: self.denoise(Y, S, mask, residue_mask), X, weight, noise, self.sigma_A,
+                              self.c_out, self.walk_jump_config.align_noisy, batch_size)

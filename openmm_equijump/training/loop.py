@@ -2,10 +2,12 @@
 checkpoint). Command line: ``python -m openmm_equijump.train`` (``cli.train``).
 
 Output folder: ``checkpoint.pt`` (latest; see ``model.checkpoint``), ``config.yaml`` (the full configuration,
-rewritten with every checkpoint), ``losses.csv`` (one row per training step and per validation). ``resume``
+rewritten with every checkpoint), ``losses.csv`` (one row per training step and per validation), ``frames_cache/``
+(the trajectories' tensor clouds, memory-mapped: ``data.trajectories``; safe to delete). ``resume``
 continues the run in ``out_dir`` exactly where its checkpoint left it (same losses as an uninterrupted run with
 the same seed, on the same device); Ctrl-C stops after the step in progress and writes a checkpoint (a second
-Ctrl-C stops at once, losing the steps since the last periodic checkpoint).
+Ctrl-C stops at once, losing the steps since the last periodic checkpoint). Under torchrun the run is spread
+over several processes (``training.distributed``).
 """
 from __future__ import annotations
 
@@ -22,7 +24,6 @@ import torch
 from tqdm import tqdm
 
 from ..config import config_from_dict, config_to_dict, save_yaml
-from ..device import resolve_device
 from ..errors import ConfigError
 from ..model.batch import PairBatch
 from ..model.checkpoint import (CHECKPOINT_NAME, CONFIG_NAME, RESUME_KEYS, CheckpointError, load_checkpoint,
@@ -35,8 +36,10 @@ from .config import TrainConfig, check_resumable
 from .data.clusters import cluster_weights
 from .data.pairs import PairSampler, TransitionPairs, check_trajectories, evenly_spaced, split_by_trajectory
 from .data.trajectories import ProteinData, load_protein
+from .distributed import BatchLoss, World, training_world
 
 LOSSES_NAME = "losses.csv"
+FRAMES_CACHE_NAME = "frames_cache"
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -54,12 +57,15 @@ def load_trained_model(path: str | Path, map_location: str | torch.device = "cpu
 
 
 class LossLog:
-    """``losses.csv``: step, split (train/val), lr, loss and the named loss components, full precision."""
+    """``losses.csv``: step, split (train/val), lr, loss and the named loss components, full precision.
+    ``path`` None: no log (the processes of a distributed run other than rank 0)."""
 
-    def __init__(self, path: Path, resume_step: int | None):
+    def __init__(self, path: Path | None, resume_step: int | None):
         self.path = path
         self.columns: list[str] | None = None
         self.last_validation = math.nan
+        if path is None:
+            return
         if resume_step is not None and path.is_file():
             # Rows written after the checkpoint belong to the steps that will be redone.
             with open(path, newline="") as handle:
@@ -80,6 +86,8 @@ class LossLog:
             path.unlink()
 
     def write(self, step: int, split: str, lr: float, losses: dict[str, float]) -> None:
+        if self.path is None:
+            return
         if self.columns is None:
             self.columns = ["step", "split", "lr", "loss"] + sorted(k for k in losses if k != "loss")
             with open(self.path, "w", newline="") as handle:
@@ -94,19 +102,25 @@ def _scalars(losses: dict[str, torch.Tensor]) -> dict[str, float]:
 
 
 def validate(model: EquiJumpModel, pairs: TransitionPairs, indices: torch.Tensor, batch_size: int,
-             seed: int, device: torch.device) -> dict[str, float]:
-    """Mean losses over the fixed validation pairs, with noise drawn from a fixed seed (comparable over time)."""
+             seed: int, device: torch.device, world: World = World()) -> dict[str, float]:
+    """Mean losses over the fixed validation pairs, with noise drawn from a fixed seed (comparable over time);
+    in a distributed run each chunk is split over the processes (``training.distributed``)."""
     generator = torch.Generator(device).manual_seed(seed)
     totals: dict[str, float] = {}
     was_training = model.training
     model.eval()
     with torch.no_grad():
         for chunk in indices.split(batch_size):
-            losses = _scalars(model.loss(pairs.batch(chunk).to(device), generator))
+            rows = world.rows(len(chunk))
+            if rows is not None and rows.start == rows.stop:
+                # Only the last chunk can have fewer pairs than processes, so skipping its noise draw here
+                # desynchronizes no later draw.
+                continue
+            losses = _scalars(model.loss(pairs.batch(chunk).to(device), generator, rows=rows))
             for name, value in losses.items():
                 totals[name] = totals.get(name, 0.0) + value * len(chunk)
     model.train(was_training)
-    return {name: total / len(indices) for name, total in totals.items()}
+    return {name: total / len(indices) for name, total in world.sum_dicts(totals).items()}
 
 
 class StopOnInterrupt:
@@ -133,24 +147,28 @@ class StopOnInterrupt:
 
 
 def optimizer_step(model: EquiJumpModel, optimizer: torch.optim.Optimizer, batch: PairBatch,
-                   generator: torch.Generator, grad_clip_norm: float | None = None) -> dict[str, float]:
-    """One Adam step on ``batch``; returns the losses. Raises FloatingPointError on a non-finite loss."""
-    losses = model.loss(batch, generator)
+                   generator: torch.Generator, grad_clip_norm: float | None = None,
+                   batch_loss: BatchLoss | None = None) -> dict[str, float]:
+    """One Adam step on ``batch``; returns the losses. Raises FloatingPointError on a non-finite loss.
+    ``batch_loss``: how this process computes the loss (default: ``model.loss`` on the whole batch)."""
+    objective, losses = (batch_loss or BatchLoss(model))(batch, generator)
     loss = losses["loss"]
     if not torch.isfinite(loss):
         raise FloatingPointError(f"the training loss is {float(loss)}")
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    objective.backward()
     if grad_clip_norm is not None:
         torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip_norm)
     optimizer.step()
     return _scalars(losses)
 
 
-def load_datasets(config: TrainConfig) -> list[ProteinData]:
+def load_datasets(config: TrainConfig, cache_dir: Path | None = None) -> list[ProteinData]:
+    """The proteins of ``config``; with ``cache_dir``, memory-mapped from the frame cache there."""
     if not config.datasets:
         raise ConfigError("no data: give --topology and --trajectories, --dataset, or datasets in --config")
-    return [load_protein(d.topology, d.trajectories, frame_ps=d.frame_ps, name=d.name) for d in config.datasets]
+    return [load_protein(d.topology, d.trajectories, frame_ps=d.frame_ps, name=d.name, cache_dir=cache_dir)
+            for d in config.datasets]
 
 
 @dataclass
@@ -165,9 +183,11 @@ class TrainingData:
     covalent_geometry: dict[str, float]
 
 
-def prepare_data(config: TrainConfig) -> TrainingData:
-    """Read the datasets, split them by whole trajectories, and weight the training pairs (cluster sampling)."""
-    proteins = load_datasets(config)
+def prepare_data(config: TrainConfig, cache_dir: Path | None = None, world: World = World()) -> TrainingData:
+    """Read the datasets (memory-mapped from ``cache_dir``, which rank 0 fills first), split them by whole
+    trajectories, and weight the training pairs (cluster sampling; computed on rank 0, sent to all)."""
+    with world.main_first():
+        proteins = load_datasets(config, cache_dir)
     lag_ps = config.pair_lag_ps
     check_trajectories(proteins, lag_ps)
     train_segments, validation_segments = split_by_trajectory(proteins, config.validation_fraction, lag_ps, config.seed)
@@ -175,8 +195,9 @@ def prepare_data(config: TrainConfig) -> TrainingData:
     validation_pairs = TransitionPairs(proteins, validation_segments, lag_ps)
     weights = None
     if config.cluster_sampling:
-        weights = cluster_weights(train_pairs, n_clusters=config.n_clusters, n_tics=config.n_tics,
-                                  tica_lag_ps=config.tica_lag_ps or config.lag_ps, seed=config.seed)
+        weights = world.from_main(lambda: cluster_weights(
+            train_pairs, n_clusters=config.n_clusters, n_tics=config.n_tics,
+            tica_lag_ps=config.tica_lag_ps or config.lag_ps, seed=config.seed))
     return TrainingData(proteins, train_pairs, validation_pairs, PairSampler(len(train_pairs), weights),
                         evenly_spaced(len(validation_pairs), config.validation_pairs), covalent_geometry(proteins))
 
@@ -259,8 +280,8 @@ def write_checkpoint(out_dir: Path, state: TrainingState, config: TrainConfig, d
 
 
 def train_step(state: TrainingState, config: TrainConfig, data: TrainingData, device: torch.device,
-               out_dir: Path) -> tuple[float, dict[str, float]]:
-    """One optimizer step at the scheduled learning rate; returns (lr, losses)."""
+               out_dir: Path, batch_loss: BatchLoss) -> tuple[float, dict[str, float]]:
+    """One optimizer step at the scheduled learning rate on the global batch; returns (lr, its losses)."""
     lr = learning_rate(config, state.step)
     for group in state.optimizer.param_groups:
         group["lr"] = lr
@@ -268,7 +289,8 @@ def train_step(state: TrainingState, config: TrainConfig, data: TrainingData, de
     try:
         if config.start_noise_A > 0 and config.method == "equijump":
             batch = batch.with_noisy_start(config.start_noise_A, state.loss_generator)
-        values = optimizer_step(state.model, state.optimizer, batch, state.loss_generator, config.grad_clip_norm)
+        values = optimizer_step(state.model, state.optimizer, batch, state.loss_generator, config.grad_clip_norm,
+                                batch_loss)
     except FloatingPointError as error:
         restart = (f"resume from the last checkpoint in {out_dir}" if (out_dir / CHECKPOINT_NAME).is_file()
                    else f"start again ({out_dir} holds no checkpoint yet)")
@@ -284,13 +306,22 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, sto
 
     ``stop_after``: stop with a checkpoint after this many steps of this call (for time-limited jobs; the
     run goes on with ``resume``). ``device``: "auto" (CUDA when present), "cpu", "cuda", ... A new run into a
-    folder that holds another run's checkpoint is refused unless ``force`` (which replaces that run).
+    folder that holds another run's checkpoint is refused unless ``force`` (which replaces that run). Under
+    torchrun every process calls this (``training.distributed``: ``device`` "cuda" or "auto" takes the GPU of
+    its LOCAL_RANK).
     """
-    out_dir = Path(out_dir)
+    with training_world(device) as (world, resolved):
+        return _train(config, Path(out_dir), world, resolved, resume=resume, stop_after=stop_after,
+                      progress=progress, force=force)
+
+
+def _train(config: TrainConfig, out_dir: Path, world: World, device: torch.device, *, resume: bool,
+           stop_after: int | None, progress: bool, force: bool) -> Path:
+    """``train`` in this process of ``world``."""
+    world.check_batch_size(config.batch_size)
     if not resume and not force and (out_dir / CHECKPOINT_NAME).is_file():
         raise ConfigError(f"{out_dir} already holds a training run ({CHECKPOINT_NAME}); continue it with --resume, "
                           "choose another --out, or replace it with --force")
-    device = resolve_device(device)
     checkpoint = load_checkpoint(out_dir, map_location="cpu") if resume else None
     if checkpoint is not None:
         missing = [key for key in RESUME_KEYS if key not in checkpoint]
@@ -298,54 +329,60 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, sto
             raise CheckpointError(f"{out_dir / CHECKPOINT_NAME} lacks {', '.join(missing)}: it cannot be resumed (a "
                                   "shipped model.pt keeps the weights only); start a new run in another --out")
         check_resumable(config, checkpoint["config"], out_dir)
-    data = prepare_data(config)
+    data = prepare_data(config, out_dir / FRAMES_CACHE_NAME, world)
     measure_data_scale(config, data)
-    out_dir.mkdir(parents=True, exist_ok=True)  # only now: the inputs are known to work
+    out_dir.mkdir(parents=True, exist_ok=True)  # only now (or by the frame cache): the inputs are known to work
     state = new_state(config, device)
     if checkpoint is None:
-        print_data_scales(state, config, data, device)
+        if world.is_main:
+            print_data_scales(state, config, data, device)
     else:
         try:
             state.restore(checkpoint)
         except (KeyError, RuntimeError, TypeError, ValueError) as error:  # what torch raises on damaged states
             raise CheckpointError(f"{out_dir / CHECKPOINT_NAME} cannot be resumed ({type(error).__name__}: {error}); "
                                   "start a new run in another --out") from None
+    batch_loss = BatchLoss(state.model, world)
 
-    log = LossLog(out_dir / LOSSES_NAME, resume_step=state.step if resume else None)
+    log = LossLog(out_dir / LOSSES_NAME if world.is_main else None, resume_step=state.step if resume else None)
     validation_seed = config.seed + 2
     last_validation = log.last_validation
 
     def validate_now(lr: float) -> float:
         losses = validate(state.model, data.validation_pairs, data.validation_indices, config.batch_size,
-                          validation_seed, device)
+                          validation_seed, device, world)
         log.write(state.step, "val", lr, losses)
         return losses["loss"]
 
     if state.step == 0 and len(data.validation_indices):
         last_validation = validate_now(learning_rate(config, 0))
-    bar = tqdm(total=config.steps, initial=state.step, disable=not progress, unit="step", dynamic_ncols=True,
-               desc=f"training on {device.type}")
+    bar = tqdm(total=config.steps, initial=state.step, disable=not (progress and world.is_main), unit="step",
+               dynamic_ncols=True, desc=f"training on {device.type}" + (f" x {world.size}" if world.distributed else ""))
     smoothed = math.nan
     steps_this_call = 0
     state.model.train()
     with StopOnInterrupt() as interrupt:
         while (state.step < config.steps and (stop_after is None or steps_this_call < stop_after)
-               and not interrupt.requested):
-            lr, values = train_step(state, config, data, device, out_dir)
+               and not world.any(interrupt.requested is not None)):
+            lr, values = train_step(state, config, data, device, out_dir, batch_loss)
             steps_this_call += 1
             log.write(state.step, "train", lr, values)
             smoothed = values["loss"] if math.isnan(smoothed) else 0.95 * smoothed + 0.05 * values["loss"]
             if len(data.validation_indices) and (state.step % config.validate_every == 0
                                                  or state.step == config.steps):
                 last_validation = validate_now(lr)
-            if state.step % config.checkpoint_every == 0:
+            if state.step % config.checkpoint_every == 0 and world.is_main:
                 write_checkpoint(out_dir, state, config, data)
             bar.set_postfix(loss=f"{smoothed:.4g}", val=f"{last_validation:.4g}", lr=f"{lr:.2g}", refresh=False)
             bar.update(1)
     bar.close()
-    path = write_checkpoint(out_dir, state, config, data)
-    if interrupt.requested:
-        print(f"{interrupt.requested} after step {state.step}: checkpoint written to {path}; continue with --resume",
-              file=sys.stderr)
+    path = out_dir / CHECKPOINT_NAME
+    if world.is_main:
+        write_checkpoint(out_dir, state, config, data)
+    world.barrier()  # the checkpoint is complete when any process returns
+    if world.any(interrupt.requested is not None):
+        if world.is_main:
+            print(f"{interrupt.requested or 'a stop signal to another process'} after step {state.step}: "
+                  f"checkpoint written to {path}; continue with --resume", file=sys.stderr)
         raise KeyboardInterrupt
     return path

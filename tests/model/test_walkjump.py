@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from openmm_equijump.model.batch import PairBatch
 from openmm_equijump.model.network import ModelConfig
 from openmm_equijump.model.walk import WalkConfig, WalkJumpSampler, baoab_step, clip_per_atom
 from openmm_equijump.model.walkjump import (WalkJumpConfig, WalkJumpModel, atom_mask, atoms_to_cloud,
@@ -50,17 +51,18 @@ def test_the_loss_is_lowest_at_the_bayes_denoiser_of_a_gaussian_set():
     n = N * 14
     k = s ** 2 / (s ** 2 + sigma ** 2)
     optimum = s ** 2 * sigma ** 2 / (s ** 2 + sigma ** 2) * (n - 1) / n
+    noise = centred_noise(weight, generator)
     losses = {}
     for factor in (0.8, 1.0, 1.2):
-        losses[factor] = denoising_loss(lambda Y: mu + factor * k * (Y - mu), X, weight, sigma, 0.5, False,
-                                        torch.Generator().manual_seed(1))
+        losses[factor] = denoising_loss(lambda Y: mu + factor * k * (Y - mu), X, weight, noise, sigma, 0.5, False)
     best = losses[1.0]
     assert float(best["mse_A2"]) == pytest.approx(optimum, rel=0.01)
     assert float(best["loss"]) == pytest.approx(optimum / 0.25, rel=0.01)
-    assert float(best["scaled_rmsd"]) == pytest.approx(math.sqrt(optimum) / sigma, rel=0.01)
+    # scaled_rmsd is a mean of per-structure RMS errors: Jensen's gap for 42 coordinates is below 1 %
+    assert float(best["scaled_rmsd"]) == pytest.approx(math.sqrt(optimum) / sigma, rel=0.015)
     assert float(losses[0.8]["loss"]) > float(best["loss"]) < float(losses[1.2]["loss"])
-    identity = denoising_loss(lambda Y: Y, X, weight, sigma, 1.0, False, torch.Generator().manual_seed(1))
-    assert float(identity["scaled_rmsd"]) == pytest.approx(math.sqrt((n - 1) / n), rel=0.01)
+    identity = denoising_loss(lambda Y: Y, X, weight, noise, sigma, 1.0, False)
+    assert float(identity["scaled_rmsd"]) == pytest.approx(math.sqrt((n - 1) / n), rel=0.015)
 
 
 def test_superposing_the_noisy_structure_removes_its_rotation():
@@ -144,3 +146,18 @@ def test_the_walk_keeps_the_heavy_atom_centroid_and_padding():
         other = sampler(P, V, S, mask, state, [12])[0]
     torch.testing.assert_close(again, P1, atol=0, rtol=0)
     assert (other - P1).abs().max() > 1e-3
+
+
+def test_the_loss_shares_of_rows_add_up_to_the_batch_loss():
+    """What two training processes compute (``training.distributed``): rows 0 and 1-2 of one batch, the second
+    holding a padded protein, with the whole batch's noise."""
+    model = small_sampler().model
+    P, V, S, mask, residue_mask = random_cloud(3, 6, seed=7)
+    residue_mask[2, -3:] = False
+    mask[2, -3:] = False
+    batch = PairBatch(P, V, P, V, S, mask, residue_mask)
+    with torch.no_grad():
+        whole = model.loss(batch, torch.Generator().manual_seed(2))
+        shares = [model.loss(batch, torch.Generator().manual_seed(2), rows=rows) for rows in (slice(0, 1), slice(1, 3))]
+    for name, value in whole.items():
+        torch.testing.assert_close(shares[0][name] + shares[1][name], value, atol=1e-12, rtol=1e-10)

@@ -44,9 +44,16 @@ from .config import TransportConfig
 from .noise import centred, standard_noise
 
 
-def masked_mean(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Sum of x over everything real divided by the number of real coordinates (weight broadcasts to x)."""
-    return (x * weight).sum() / (weight.expand_as(x).sum()).clamp(min=1.0)
+def masked_mean(x: torch.Tensor, weight: torch.Tensor, count: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Sum of x over everything real divided by the number of real coordinates (weight broadcasts to x), or by
+    ``count`` when given (that of a larger batch whose rows x holds)."""
+    return (x * weight).sum() / (weight.expand_as(x).sum() if count is None else count).clamp(min=1.0)
+
+
+def coordinate_counts(mask: torch.Tensor, residue_mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Real anchor and real vector coordinates of a batch (``residue_mask`` (B, N), ``mask`` (B, N, 13)): the
+    denominators of the masked means of its anchor (_P) and vector (_V) loss terms."""
+    return 3 * residue_mask.sum(), 3 * (mask & residue_mask.unsqueeze(-1)).sum()
 
 
 def prior_centre(P0: torch.Tensor, residue_mask: torch.Tensor) -> torch.Tensor:
@@ -78,9 +85,12 @@ class Transport(torch.nn.Module):
     @torch.jit.unused
     def loss(self, out: Dict[str, torch.Tensor], P0: torch.Tensor, V0: torch.Tensor, P1: torch.Tensor,
              V1: torch.Tensor, tau: torch.Tensor, Z_P: torch.Tensor, Z_V: torch.Tensor, mask: torch.Tensor,
-             residue_mask: torch.Tensor) -> Dict[str, torch.Tensor]:
+             residue_mask: torch.Tensor, counts: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+             ) -> Dict[str, torch.Tensor]:
         """Header outputs -> {'loss', one term per header, 'floor'}: every term is 1/2 |f|^2 - T . f per real
-        coordinate for prediction f and target T (``targets``), minimized by f = E[T | X_tau].
+        coordinate for prediction f and target T (``targets``), minimized by f = E[T | X_tau]. ``counts``: the
+        anchor and vector coordinate counts to divide by (``coordinate_counts``) when these pairs are some rows
+        of a larger batch; the terms are then these rows' shares of that batch's terms.
 
         'loss' is the sum of the terms. 'floor' = -1/2 (mean |T|^2) summed the same way: the value 'loss' takes
         when every prediction equals its target, reached only where X_tau determines the targets (e.g. when a
@@ -96,9 +106,10 @@ class Transport(torch.nn.Module):
             weight = w_P if name.endswith("_P") else w_V
             target = target * weight
             prediction = out[name]
-            terms[name] = masked_mean(0.5 * prediction * prediction - target * prediction, weight)
+            count = None if counts is None else counts[0 if name.endswith("_P") else 1]
+            terms[name] = masked_mean(0.5 * prediction * prediction - target * prediction, weight, count)
             total = total + terms[name]
-            floor = floor - masked_mean(0.5 * target * target, weight)
+            floor = floor - masked_mean(0.5 * target * target, weight, count)
         terms["loss"] = total
         terms["floor"] = floor
         return terms

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ...model.batch import PairBatch
-from .trajectories import CloudTrajectory, ProteinData, TrajectoryError
+from .trajectories import CHUNK_FRAMES, CloudTrajectory, ProteinData, TrajectoryError
 
 # A heavy atom further than this from its own C-alpha means a residue split across the periodic box.
 MAX_ANCHOR_DISTANCE_A = 10.0
@@ -56,7 +56,8 @@ def check_trajectories(proteins: list[ProteinData], lag_ps: float) -> None:
                 raise TrajectoryError(
                     f"trajectory {trajectory.path}: {trajectory.n_frames} frame(s) of {trajectory.frame_ps:g} "
                     f"ps hold no pair {lag_ps:g} ps apart (at least {lag + 1} frames needed)")
-            distance = trajectory.V.norm(dim=-1).amax(dim=-1)  # (T, N)
+            # chunked: a memory-mapped trajectory is never read into memory whole
+            distance = torch.cat([V.norm(dim=-1).amax(dim=-1) for V in trajectory.V.split(CHUNK_FRAMES)])  # (T, N)
             if distance.max() > MAX_ANCHOR_DISTANCE_A:
                 frame, residue = np.unravel_index(int(distance.argmax()), tuple(distance.shape))
                 raise TrajectoryError(

@@ -12,12 +12,24 @@ Frame interval rules (``resolved_frame_interval_ps``):
 - XTC, TRR, NetCDF, HDF5 and other formats with times: the (uniform) spacing of the stored times.
 - A user-given interval (``--frame-ps``) overrides the file; it is required where the file has none
   (a DCD without a time step, times that are absent, constant or irregular), and nothing is guessed.
+
+Frame cache (``load_protein(..., cache_dir=...)``, what training uses): each trajectory's tensor clouds and
+times are written once as ``.npy`` files into ``cache_dir`` and then memory-mapped, so that the frames stay on
+disk (in the page cache, shared by the processes of a distributed run) instead of in each process's memory;
+a batch reads only its own frames. An entry is keyed by the trajectory's and the topology's paths, sizes and
+modification times: a changed file is read again.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
+import shutil
+import tempfile
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import mdtraj
@@ -35,7 +47,9 @@ ION_ELEMENTS = frozenset("Li Na K Rb Cs Mg Ca Sr Ba Zn Mn Fe Co Ni Cu Cd F Cl Br
 ION_RESIDUE_NAMES = frozenset(
     "LI NA K RB CS MG CA SR BA ZN MN FE CO NI CU CD F CL BR I IOD SOD CLA POT CAL CES LIT RUB ZN2 MG2".split())
 # Frames converted to tensor clouds at once (bounds the memory of explicit-solvent trajectories).
-_CHUNK_FRAMES = 1000
+CHUNK_FRAMES = 1000
+# Part of every frame-cache key: raise it when the cached arrays change meaning.
+_CACHE_FORMAT = 1
 
 
 class TrajectoryError(EquiJumpError, ValueError):
@@ -46,7 +60,8 @@ class TrajectoryError(EquiJumpError, ValueError):
 class CloudTrajectory:
     """One trajectory of one protein as tensor clouds (Angstrom).
 
-    P: (T, N, 3) C-alpha positions; V: (T, N, 13, 3) anchor-to-atom vectors, zero where the slot is empty.
+    P: (T, N, 3) C-alpha positions; V: (T, N, 13, 3) anchor-to-atom vectors, zero where the slot is empty
+    (in memory, or memory-mapped from the frame cache).
     """
 
     path: Path
@@ -167,19 +182,66 @@ def _to_cloud(cloud_map: TensorCloudMap, xyz_nm: np.ndarray) -> tuple[torch.Tens
     """(T, n_atoms, 3) nm -> P (T, N, 3), V (T, N, 13, 3) Angstrom, chunked."""
     P_chunks, V_chunks = [], []
     with torch.no_grad():
-        for start in range(0, len(xyz_nm), _CHUNK_FRAMES):
-            P, V = cloud_map.to_cloud(torch.from_numpy(np.ascontiguousarray(xyz_nm[start:start + _CHUNK_FRAMES])))
+        for start in range(0, len(xyz_nm), CHUNK_FRAMES):
+            P, V = cloud_map.to_cloud(torch.from_numpy(np.ascontiguousarray(xyz_nm[start:start + CHUNK_FRAMES])))
             P_chunks.append(P.float())
             V_chunks.append(V.float())
     return torch.cat(P_chunks), torch.cat(V_chunks)
 
 
+def _read_cloud(path: Path, topology: mdtraj.Topology, topology_path: Path, keep: np.ndarray,
+                cloud_map: TensorCloudMap) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """Trajectory ``path`` checked (frames, finite coordinates) as tensor clouds P, V and its times (ps)."""
+    frames = read_trajectory(path, topology, topology_path, keep)
+    if frames.n_frames == 0:
+        raise TrajectoryError(f"trajectory {path}: holds no frames")
+    finite = np.isfinite(frames.xyz).all(axis=(1, 2))
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
+        raise TrajectoryError(f"trajectory {path}: non-finite (NaN or inf) coordinates in {bad.size} "
+                              f"frame(s), first at frame {bad[0]}; remove or repair those frames")
+    P, V = _to_cloud(cloud_map, frames.xyz)
+    return P, V, np.asarray(frames.time, dtype=np.float64)
+
+
+def _cache_entry(cache_dir: Path, path: Path, topology_path: Path) -> Path:
+    """The cache folder of trajectory ``path`` read with ``topology_path`` (see the module docstring)."""
+    key = [_CACHE_FORMAT]
+    for file in (path, topology_path):
+        stat = file.stat()
+        key += [str(file.resolve()), stat.st_size, stat.st_mtime_ns]
+    return cache_dir / f"{path.stem}-{hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]}"
+
+
+def _cached_cloud(cache_dir: Path, path: Path, topology_path: Path, read) -> tuple[torch.Tensor, torch.Tensor,
+                                                                                     np.ndarray]:
+    """``read()``'s (P, V, times) memory-mapped from the cache, written there first if absent."""
+    entry = _cache_entry(cache_dir, path, topology_path)
+    if not entry.is_dir():
+        P, V, times = read()
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        # Written aside and renamed into place: a reader never sees a half-written entry, and of two
+        # processes that wrote the same entry at once, one keeps its copy.
+        scratch = Path(tempfile.mkdtemp(dir=cache_dir, prefix=".writing-"))
+        for name, array in (("P", P.numpy()), ("V", V.numpy()), ("times", times)):
+            np.save(scratch / f"{name}.npy", array)
+        try:
+            os.rename(scratch, entry)
+        except OSError:
+            shutil.rmtree(scratch)
+    # Copy-on-write maps give writable arrays (what torch.from_numpy wants) that never touch the files.
+    P, V = (torch.from_numpy(np.load(entry / f"{name}.npy", mmap_mode="c")) for name in ("P", "V"))
+    return P, V, np.load(entry / "times.npy")
+
+
 def load_protein(topology_path: str | Path, trajectory_paths: list[str | Path], *,
-                 frame_ps: float | None = None, name: str | None = None) -> ProteinData:
+                 frame_ps: float | None = None, name: str | None = None,
+                 cache_dir: str | Path | None = None) -> ProteinData:
     """Read one protein's topology and trajectories into tensor clouds.
 
     Solvent and ions are stripped; every trajectory is checked (atoms match the topology, at least one
-    frame, finite coordinates) and gets its frame interval (``frame_ps`` overrides the files).
+    frame, finite coordinates) and gets its frame interval (``frame_ps`` overrides the files). With
+    ``cache_dir`` the clouds are memory-mapped from the frame cache there (module docstring), else in memory.
     """
     topology_path = Path(topology_path)
     if not trajectory_paths:
@@ -197,16 +259,12 @@ def load_protein(topology_path: str | Path, trajectory_paths: list[str | Path], 
 
     trajectories = []
     for path in map(Path, trajectory_paths):
-        frames = read_trajectory(path, topology, topology_path, keep)
-        if frames.n_frames == 0:
-            raise TrajectoryError(f"trajectory {path}: holds no frames")
-        finite = np.isfinite(frames.xyz).all(axis=(1, 2))
-        if not finite.all():
-            bad = np.flatnonzero(~finite)
-            raise TrajectoryError(f"trajectory {path}: non-finite (NaN or inf) coordinates in {bad.size} "
-                                  f"frame(s), first at frame {bad[0]}; remove or repair those frames")
-        interval = resolved_frame_interval_ps(path, frames.time, frame_ps)
-        P, V = _to_cloud(cloud_map, frames.xyz)
+        read = partial(_read_cloud, path, topology, topology_path, keep, cloud_map)
+        if cache_dir is None or not path.is_file():  # a missing file is reported by the reader
+            P, V, times = read()
+        else:
+            P, V, times = _cached_cloud(Path(cache_dir), path, topology_path, read)
+        interval = resolved_frame_interval_ps(path, times, frame_ps)
         trajectories.append(CloudTrajectory(path=path, frame_ps=interval, P=P, V=V))
 
     return ProteinData(
