@@ -34,8 +34,8 @@ HISTORY_FRAMES = 2
 
 
 def stack_cloud(P: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
-    """(P (B, N, 3), V (B, N, 13, 3)) -> (B, N, 14, 3): slot 0 the anchor, then the vectors."""
-    return torch.cat([P.unsqueeze(2), V], dim=2)
+    """(P (..., N, 3), V (..., N, 13, 3)) -> (..., N, 14, 3): slot 0 the anchor, then the vectors."""
+    return torch.cat([P.unsqueeze(-2), V], dim=-2)
 
 
 def aligned_history(P0: torch.Tensor, H: torch.Tensor, residue_mask: torch.Tensor) -> torch.Tensor:
