@@ -6,10 +6,12 @@ extrapolation (``analysis.rollout_error``).
     OMP_NUM_THREADS=1 python -m openmm_equijump.md --pdb openmm_equijump/pretrained/chignolin/structure.pdb \\
         --out runs/md20fs --ns 0.15 --replicas 3 --frame-ps 0.02 --chunk-ns 0.01 --threads 1 --seed 18
     OMP_NUM_THREADS=1 python bench/bench_diffmd.py train --md runs/md20fs --out runs/diffmd_bench [--steps 4000]
-    OMP_NUM_THREADS=1 python bench/bench_diffmd.py evaluate --md runs/md20fs --out runs/diffmd_bench
+    OMP_NUM_THREADS=1 python bench/bench_diffmd.py evaluate --md runs/md20fs --out runs/diffmd_bench \
+        [--diffmd-samplers heun:0.1 heun:0.5 pc:0.1]
 
 Training: replicas 1 and 2 (no validation split), the same small network (H 16, 2 + 2 blocks), steps, batch and
-learning rate for every model. Two-sided: noise and end-point scales set to the jump's RMS per coordinate at
+learning rate for every model; DiffMD with history 2 (velocities of two earlier frames) and 0 (none: the
+acceleration still sets its noise). Two-sided: noise and end-point scales set to the jump's RMS per coordinate at
 20 fs (the defaults are sized for 100 ps jumps, 30x larger); DDPM: its defaults (its prior forgets X^t, so its
 noise must span the structure, not the jump). Held out: replica 0, never trained or validated on. Rollouts go
 through the jump modules of ``load_model`` (covalent projection and hydrogens included), ``--starts`` of them
@@ -41,6 +43,7 @@ NETWORK = {"H": 16, "conditioner_layers": 2, "header_layers": 2}
 JUMP_RMS_A = (0.05, 0.09)
 MODELS = {
     "diffmd": {"method": "diffmd"},
+    "diffmd_history0": {"method": "diffmd", "diffmd": {"history": 0}},
     "two_sided": {"transport": {"kind": "two_sided", "noise_reading": "scale", "sigma_P": JUMP_RMS_A[0],
                                 "sigma_V": JUMP_RMS_A[1], "endpoint_scale_P": JUMP_RMS_A[0],
                                 "endpoint_scale_V": JUMP_RMS_A[1]}},
@@ -108,15 +111,19 @@ def evaluate(args: argparse.Namespace) -> None:
         if not (run / "checkpoint.pt").is_file():
             print(f"{name}: no trained model in {run}; skipped")
             continue
-        if name == "diffmd":
-            module = load_model(run, topology, diffmd=DiffMDSamplerConfig(steps=args.diffmd_steps, eps=args.eps,
-                                                                          solver=args.solver))
+        if name.startswith("diffmd"):
+            variants = {}
+            for variant in args.diffmd_samplers:
+                solver, eps = variant.split(":")
+                variants[f"{name} ({solver}, eps {eps})"] = load_model(
+                    run, topology, diffmd=DiffMDSamplerConfig(steps=args.diffmd_steps, eps=float(eps), solver=solver))
         else:
-            module = load_model(run, topology, sampler=SamplerConfig(latent_steps=args.latent_steps))
-        started = time.perf_counter()
-        results[name] = armse_table(rollout(module, frames, starts, n, heavy), truth, args.horizons)
-        seconds[name] = time.perf_counter() - started
-        print(f"{name}: {seconds[name]:.0f} s for {len(starts)} x {n} jumps", flush=True)
+            variants = {name: load_model(run, topology, sampler=SamplerConfig(latent_steps=args.latent_steps))}
+        for label, module in variants.items():
+            started = time.perf_counter()
+            results[label] = armse_table(rollout(module, frames, starts, n, heavy), truth, args.horizons)
+            seconds[label] = time.perf_counter() - started
+            print(f"{label}: {seconds[label]:.0f} s for {len(starts)} x {n} jumps", flush=True)
     lines = ["| rollout | " + " | ".join(f"ARMSE {h} steps ({h * LAG_PS * 1000:g} fs), A" for h in args.horizons)
              + " |", "|---|" + "---|" * len(args.horizons)]
     for name, table in results.items():
@@ -139,9 +146,9 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=16)
     parser.add_argument("--horizons", type=int, nargs="+", default=[10, 50, 100])
     parser.add_argument("--latent-steps", type=int, default=20, help="two-sided and DDPM latent steps per jump")
-    parser.add_argument("--diffmd-steps", type=int, default=10)
-    parser.add_argument("--eps", type=float, default=DiffMDSamplerConfig.eps)
-    parser.add_argument("--solver", default=DiffMDSamplerConfig.solver)
+    parser.add_argument("--diffmd-steps", type=int, default=DiffMDSamplerConfig.steps)
+    parser.add_argument("--diffmd-samplers", nargs="+", default=["heun:0.1"], metavar="SOLVER:EPS",
+                        help="DiffMD jumps to score, e.g. heun:0.1 heun:0.5 pc:0.1")
     args = parser.parse_args()
     torch.set_num_threads(1)
     train(args) if args.task == "train" else evaluate(args)
