@@ -1,7 +1,7 @@
 """The training example that flows between the data pipeline and the model.
 
-A batch holds B transitions X^t -> X^{t+lag} (with, for models with a history, the frames before X^t) as tensor clouds (see ``protein.tensorcloud``), padded to the longest
-protein of the batch. All coordinates are in Angstrom.
+A batch holds B transitions X^t -> X^{t+lag} (with, for models with a history, the frames before X^t) as tensor
+clouds (see ``protein.tensorcloud``), padded to the longest protein of the batch. All coordinates are in Angstrom.
 """
 from __future__ import annotations
 

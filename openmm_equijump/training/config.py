@@ -2,7 +2,8 @@
 
 In YAML (``--config``): the keys of ``TrainConfig``; ``datasets`` a list of {topology, trajectories, frame_ps,
 name}, with paths relative to the YAML file; ``model`` the ``ModelConfig`` and ``transport`` the
-``TransportConfig`` (``interpolant:``, its old name, is read too).
+``TransportConfig`` (``interpolant:``, its old name, is read too), ``walk_jump`` the ``WalkJumpConfig`` and ``diffmd``
+the ``DiffMDConfig``.
 """
 from __future__ import annotations
 

@@ -2,7 +2,6 @@
 with an exact score on a Gaussian, and the equivariance of a whole jump."""
 import math
 
-import numpy as np
 import pytest
 import torch
 
