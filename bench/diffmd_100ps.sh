@@ -8,6 +8,7 @@ set -euo pipefail
 out=${1:?output folder}
 steps=${2:-3000}
 md=openmm_equijump/pretrained/chignolin/training_md
+ref=openmm_equijump/pretrained/chignolin/reference
 mkdir -p "$out"
 common="model: {H: 16, conditioner_layers: 2, header_layers: 2}
 steps: $steps
@@ -21,5 +22,5 @@ for name in diffmd diffmd_history0 two_sided; do
     [ -f "$out/$name/checkpoint.pt" ] || python -m openmm_equijump.train --config "$out/$name.yaml" \
         --topology $md/heavy_atoms.pdb --trajectories $md/md_seed100?.xtc --out "$out/$name" --no-progress
     [ -d "$out/eval_$name" ] || python -m openmm_equijump.evaluate --model "$out/$name" --replicas 10 --jumps 100 \
-        --latent-steps 20 --out "$out/eval_$name"
+        --latent-steps 20 --reference-topology $ref/heavy_atoms.pdb --reference $ref/md_seed*.xtc --out "$out/eval_$name"
 done
