@@ -64,3 +64,17 @@ def tiny_walk_jump_model(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("tiny_walk_jump")
     train(config, run, progress=False)
     return run
+
+
+@pytest.fixture(scope="session")
+def tiny_diffmd_model(tmp_path_factory) -> Path:
+    """A tiny DiffMD model (history 2) trained for a few steps on the shipped chignolin training MD."""
+    md = SHIPPED / "training_md"
+    config = TrainConfig(method="diffmd",
+                         datasets=[DatasetConfig(str(md / "heavy_atoms.pdb"),
+                                                 [str(md / f"md_seed{s}.xtc") for s in (1003, 1004)])],
+                         steps=4, batch_size=2, validation_pairs=4, validate_every=4, checkpoint_every=4,
+                         temperature_K=350.0, model=TINY)
+    run = tmp_path_factory.mktemp("tiny_diffmd")
+    train(config, run, progress=False)
+    return run

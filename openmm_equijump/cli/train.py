@@ -19,7 +19,7 @@ from ..config import config_from_dict, config_to_dict
 from ..errors import ConfigError
 from ..model.checkpoint import load_checkpoint
 from ..model.walkjump import WalkJumpConfig
-from ..training.config import METHODS, DatasetConfig, TrainConfig, load_train_config
+from ..training.config import MEASURED, METHODS, DatasetConfig, TrainConfig, load_train_config
 from ..training.loop import train
 from . import ArgumentParser, add_config_flag, add_temperature_flag, command
 
@@ -27,7 +27,8 @@ from . import ArgumentParser, add_config_flag, add_temperature_flag, command
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = ArgumentParser(
         prog="python -m openmm_equijump.train",
-        description="Train an EquiJump model (learned jumps of --lag-ps) or a walk-jump denoiser (--method walk-jump) "
+        description="Train an EquiJump model (learned jumps of --lag-ps), a walk-jump denoiser (--method walk-jump) "
+                    "or a DiffMD model (--method diffmd) "
                     "on molecular dynamics trajectories.")
     parser.add_argument("--topology", help="topology of --trajectories (PDB, PSF, GRO, prmtop, ...)")
     parser.add_argument("--trajectories", nargs="+", metavar="FILE", help="DCD, XTC, TRR, NetCDF, HDF5, ...")
@@ -37,7 +38,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--out", required=True, help="output folder (checkpoint, config.yaml, losses.csv)")
     parser.add_argument("--method", choices=METHODS,
                         help="equijump (default): jumps of --lag-ps; walk-jump: JAMUN's denoiser of single frames "
-                             "at noise --sigma-A (no lag)")
+                             "at noise --sigma-A (no lag); diffmd: DiffMD's score diffusion from the previous frame "
+                             "(jumps of --lag-ps, windows of two earlier frames; settings under diffmd: in --config)")
     parser.add_argument("--sigma-A", type=float, dest="sigma_A",
                         help=f"walk-jump noise level in Angstrom (default {WalkJumpConfig.sigma_A})")
     parser.add_argument("--lag-ps", type=float, help="jump length in ps (default 100)")
@@ -105,9 +107,11 @@ def resumed_config(args: argparse.Namespace, config: TrainConfig) -> TrainConfig
         requested["cluster_sampling"] = True
     if args.sigma_A is not None:
         requested["walk_jump"] = {**config_to_dict(stored)["walk_jump"], "sigma_A": args.sigma_A}
-    requested.get("walk_jump", {}).pop("mean_sq_distance_A2", None)  # measured by the run, never requested
     stored_values = config_to_dict(stored)
-    stored_values["walk_jump"].pop("mean_sq_distance_A2", None)
+    for section, measured in MEASURED:  # measured by the run, never requested
+        for name in measured:
+            requested.get(section, {}).pop(name, None)
+            stored_values[section].pop(name, None)
     changed = sorted(name for name, value in requested.items()
                      if name not in ("steps", "datasets") and value != stored_values[name])
     if changed:

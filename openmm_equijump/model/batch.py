@@ -1,7 +1,7 @@
 """The training example that flows between the data pipeline and the model.
 
-A batch holds B transitions X^t -> X^{t+lag} as tensor clouds (see ``protein.tensorcloud``), padded to the longest
-protein of the batch. All coordinates are in Angstrom.
+A batch holds B transitions X^t -> X^{t+lag} (with, for models with a history, the frames before X^t) as tensor
+clouds (see ``protein.tensorcloud``), padded to the longest protein of the batch. All coordinates are in Angstrom.
 """
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ class PairBatch:
         S:             (B, N)         residue type indices into ``protein.vocabulary.VOCABULARY`` (0 where padded)
         mask:          (B, N, 13)     True where the vector slot holds a real atom
         residue_mask:  (B, N)         True for real residues, False for padding
+        P_history:     (B, h, N, 3)   optional: anchors at t - lag, ..., t - h lag (newest first), Angstrom
+        V_history:     (B, h, N, 13, 3)  optional: their vectors (windows for models with a history, DiffMD)
     """
 
     P0: torch.Tensor
@@ -31,10 +33,13 @@ class PairBatch:
     S: torch.Tensor
     mask: torch.Tensor
     residue_mask: torch.Tensor
+    P_history: torch.Tensor | None = None
+    V_history: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> "PairBatch":
         """The same batch on ``device``."""
-        return PairBatch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+        return PairBatch(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(device)
+                            for f in fields(self)})
 
     def with_noisy_start(self, sigma_A: float, generator: torch.Generator | None = None) -> "PairBatch":
         """The batch with Gaussian noise of standard deviation ``sigma_A`` (Angstrom, per coordinate) added to

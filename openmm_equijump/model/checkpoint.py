@@ -26,6 +26,8 @@ from ..config import config_from_dict
 from ..errors import EquiJumpError
 from .network import EquiJumpModel, ModelConfig
 from .transports import TransportConfig
+from .diffmd import DiffMDModel
+from .transports.diffmd import DiffMDConfig
 from .walkjump import WalkJumpConfig, WalkJumpModel
 
 CHECKPOINT_FORMAT_VERSION = 1
@@ -95,24 +97,29 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return checkpoint
 
 
-def make_model(method: str, model: ModelConfig, transport: TransportConfig,
-               walk_jump: WalkJumpConfig) -> EquiJumpModel | WalkJumpModel:
-    """A new model of a run's ``method`` ("equijump" or "walk-jump"; ``training.config.TrainConfig``)."""
-    return WalkJumpModel(model, walk_jump) if method == "walk-jump" else EquiJumpModel(model, transport)
+def make_model(method: str, model: ModelConfig, transport: TransportConfig, walk_jump: WalkJumpConfig,
+               diffmd: DiffMDConfig) -> EquiJumpModel | WalkJumpModel | DiffMDModel:
+    """A new model of a run's ``method`` ("equijump", "walk-jump" or "diffmd"; ``training.config.TrainConfig``)."""
+    if method == "walk-jump":
+        return WalkJumpModel(model, walk_jump)
+    if method == "diffmd":
+        return DiffMDModel(model, diffmd)
+    return EquiJumpModel(model, transport)
 
 
-def trained_model(checkpoint: dict[str, Any], path: str | Path) -> EquiJumpModel | WalkJumpModel:
+def trained_model(checkpoint: dict[str, Any], path: str | Path) -> EquiJumpModel | WalkJumpModel | DiffMDModel:
     """The model of a loaded checkpoint with its weights (train mode); ``path`` names the checkpoint in errors.
 
-    Reads only the ``method``, ``model``, ``transport`` (or, in older checkpoints, ``interpolant``) and
-    ``walk_jump`` of the stored run config: rebuilding a model needs nothing of the trainer.
+    Reads only the ``method``, ``model``, ``transport`` (or, in older checkpoints, ``interpolant``),
+    ``walk_jump`` and ``diffmd`` of the stored run config: rebuilding a model needs nothing of the trainer.
     """
     config = checkpoint["config"]
     transport = config.get("transport", config.get("interpolant", {}))
     model = make_model(config.get("method", "equijump"),
                        config_from_dict(ModelConfig, config.get("model", {}), where=f"{path}: model"),
                        config_from_dict(TransportConfig, transport, where=f"{path}: transport"),
-                       config_from_dict(WalkJumpConfig, config.get("walk_jump", {}), where=f"{path}: walk_jump"))
+                       config_from_dict(WalkJumpConfig, config.get("walk_jump", {}), where=f"{path}: walk_jump"),
+                       config_from_dict(DiffMDConfig, config.get("diffmd", {}), where=f"{path}: diffmd"))
     missing, unexpected = model.load_state_dict(checkpoint["model"], strict=False)
     if missing or unexpected:
         written_by = checkpoint.get("versions", {}).get("openmm_equijump", "unknown")

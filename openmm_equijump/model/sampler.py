@@ -63,6 +63,28 @@ class SamplerConfig:
                              f"relaxation_limit={self.relaxation_limit}")
 
 
+def replica_noise(residue_mask: torch.Tensor, mask: torch.Tensor, seeds: List[int], draws: int,
+                  dtype: torch.dtype) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``draws`` standard-noise draws for each of R replicas: noise_P (draws, R, N, 3) centred, noise_V (draws,
+    R, N, 13, 3) masked (``standard_noise``), replica r's from a CPU generator seeded seeds[r] alone, on the
+    masks' device. residue_mask (R, N), mask (R, N, 13)."""
+    R, N, slots = mask.shape[0], mask.shape[1], mask.shape[2]
+    noise_P = torch.zeros([draws, R, N, 3], dtype=dtype, device=mask.device)
+    noise_V = torch.zeros([draws, R, N, slots, 3], dtype=dtype, device=mask.device)
+    if draws > 0:
+        # Noise is drawn on the CPU and copied over: TorchScript cannot make a CUDA generator, and a seed
+        # then gives the same jump on every device.
+        residue_mask_cpu, mask_cpu = residue_mask.cpu(), mask.cpu()
+        for r in range(R):
+            generator = torch.Generator(device=torch.device("cpu"))
+            generator.manual_seed(seeds[r])
+            # all draws of replica r at once: the draws play the role of the batch
+            draw_P, draw_V = standard_noise(residue_mask_cpu[r].expand(draws, N),
+                                            mask_cpu[r].expand(draws, N, slots), dtype, generator)
+            noise_P[:, r], noise_V[:, r] = draw_P.to(mask.device), draw_V.to(mask.device)
+    return noise_P, noise_V
+
+
 class JumpSampler(torch.nn.Module):
     """A *transition* for ``export.export_jump_module``: one jump of R replicas of one protein.
 
@@ -101,20 +123,7 @@ class JumpSampler(torch.nn.Module):
             raise RuntimeError("JumpSampler: got " + str(len(seeds)) + " seeds for " + str(R) + " replicas")
         mask = mask.unsqueeze(0).expand(R, N, mask.shape[-1])
         residue_mask = torch.ones([R, N], dtype=torch.bool, device=P.device)
-        draws = self.noise_draws
-        noise_P = torch.zeros([draws, R, N, 3], dtype=P.dtype, device=P.device)
-        noise_V = torch.zeros([draws, R, N, mask.shape[-1], 3], dtype=P.dtype, device=P.device)
-        if draws > 0:
-            # Noise is drawn on the CPU and copied over: TorchScript cannot make a CUDA generator, and a seed
-            # then gives the same jump on every device.
-            residue_mask_cpu, mask_cpu = residue_mask.cpu(), mask.cpu()
-            for r in range(R):
-                generator = torch.Generator(device=torch.device("cpu"))
-                generator.manual_seed(seeds[r])
-                # all draws of replica r at once: the draws play the role of the batch
-                draw_P, draw_V = standard_noise(residue_mask_cpu[r].expand(draws, N),
-                                                mask_cpu[r].expand(draws, N, mask.shape[-1]), P.dtype, generator)
-                noise_P[:, r], noise_V[:, r] = draw_P.to(P.device), draw_V.to(P.device)
+        noise_P, noise_V = replica_noise(residue_mask, mask, seeds, self.noise_draws, P.dtype)
         return self.transport(P, V, S.unsqueeze(0).expand(R, N), mask, residue_mask, noise_P, noise_V)
 
     @torch.jit.export

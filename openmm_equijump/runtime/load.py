@@ -20,6 +20,7 @@ from ..model.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from ..model.network import EquiJumpModel
 from .export import export_jump_module
 from ..model.sampler import JumpSampler, SamplerConfig
+from ..model.diffmd import DiffMDSampler, DiffMDSamplerConfig
 from ..model.walk import WalkConfig, WalkJumpSampler
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
@@ -80,7 +81,8 @@ def _load_trained(name_or_path: Union[str, Path]) -> tuple[EquiJumpModel, dict]:
 
 def load_model(name_or_path: Union[str, Path], topology: Topology, *,
                sampler: Optional[SamplerConfig] = None, latent_steps: Optional[int] = None,
-               walk: Optional[WalkConfig] = None, temperature_K: Optional[float] = None,
+               walk: Optional[WalkConfig] = None, diffmd: Optional[DiffMDSamplerConfig] = None,
+               temperature_K: Optional[float] = None,
                non_protein: str = "error") -> torch.jit.ScriptModule:
     """The jump module of a trained model bound to ``topology``.
 
@@ -88,6 +90,8 @@ def load_model(name_or_path: Union[str, Path], topology: Topology, *,
     sampler: sampler settings of an EquiJump model (default ``SamplerConfig()``: SDE, 100 latent steps, eps 1);
     ``latent_steps`` overrides just that. walk: the walk of a walk-jump model (default ``WalkConfig()``); its
     module is stateful and not kinetic: each step is one sample (nominally ``SAMPLE_STEP_PS``), not time.
+    diffmd: the jump of a DiffMD model (default ``DiffMDSamplerConfig()``); its module is stateful (the two
+    previous frames) and starts from zero velocity whenever positions are set.
     temperature_K: the training temperature (K), used only when the checkpoint does not record it (a model
     trained without ``--temperature-k``). non_protein: see ``protein.topology.bind_topology``. Errors about
     residues, atoms and solvent are raised here, as ``protein.topology.TopologyError``.
@@ -103,6 +107,12 @@ def load_model(name_or_path: Union[str, Path], topology: Topology, *,
         walk = walk or WalkConfig()
         transition, jump_ps, kinetic, iterations = WalkJumpSampler(model, walk), SAMPLE_STEP_PS, False, \
             walk.projection_iterations
+    elif run.get("method") == "diffmd":
+        diffmd = diffmd or DiffMDSamplerConfig()
+        transition, jump_ps, kinetic, iterations = DiffMDSampler(model, diffmd), run["lag_ps"], True, \
+            diffmd.projection_iterations
+        warnings.warn(f"model {str(name_or_path)!r} (DiffMD) conditions each jump on the two previous frames: the "
+                      "first jump, and the first after positions are set, starts from zero velocity", stacklevel=2)
     else:
         sampler = sampler or SamplerConfig()
         if latent_steps is not None:

@@ -2,7 +2,8 @@
 
 In YAML (``--config``): the keys of ``TrainConfig``; ``datasets`` a list of {topology, trajectories, frame_ps,
 name}, with paths relative to the YAML file; ``model`` the ``ModelConfig`` and ``transport`` the
-``TransportConfig`` (``interpolant:``, its old name, is read too).
+``TransportConfig`` (``interpolant:``, its old name, is read too), ``walk_jump`` the ``WalkJumpConfig`` and ``diffmd``
+the ``DiffMDConfig``.
 """
 from __future__ import annotations
 
@@ -13,10 +14,17 @@ from ..config import check_ranges, config_from_dict, config_to_dict, load_yaml
 from ..errors import ConfigError
 from ..model.network import ModelConfig
 from ..model.transports import TransportConfig
+from ..model.diffmd import HISTORY_FRAMES
+from ..model.transports.diffmd import DiffMDConfig
 from ..model.walkjump import WalkJumpConfig
 
-#: What a run trains: "equijump" (the jump X^t -> X^(t + lag)), "walk-jump" (JAMUN's denoiser of single frames).
-METHODS = ("equijump", "walk-jump")
+#: What a run trains: "equijump" (the jump X^t -> X^(t + lag)), "walk-jump" (JAMUN's denoiser of single frames),
+#: "diffmd" (DiffMD's score diffusion from X^t, conditioned on earlier frames).
+METHODS = ("equijump", "walk-jump", "diffmd")
+
+
+#: (section, fields) of the settings a run measures on its data when it starts, unless they are given.
+MEASURED = (("walk_jump", ("mean_sq_distance_A2",)), ("diffmd", ("unit_A", "accel_threshold_A")))
 
 
 @dataclass
@@ -46,13 +54,21 @@ class TrainConfig:
     distortions its own jumps make instead of compounding them over a rollout; 0 switches it off.
     ``method``: "equijump" learns jumps of ``lag_ps`` (``transport``); "walk-jump" trains JAMUN's denoiser of
     single frames at the noise level of ``walk_jump`` (``model.walkjump``; ``lag_ps`` then serves only as the
-    default TICA lag of cluster sampling, and ``transport`` and ``start_noise_A`` do not apply).
+    default TICA lag of cluster sampling, and ``transport`` and ``start_noise_A`` do not apply); "diffmd" learns
+    jumps of ``lag_ps`` with DiffMD's score diffusion (``diffmd``; ``model.diffmd``) on windows of two earlier
+    frames (``transport`` and ``start_noise_A`` do not apply). ``lag_ps`` may be as short as the data's frame
+    interval (e.g. 0.02 ps, DiffMD's regime).
     """
 
     @property
     def pair_lag_ps(self) -> float:
         """The lag of the training examples: ``lag_ps``, or 0 (single frames) for the walk-jump denoiser."""
         return 0.0 if self.method == "walk-jump" else self.lag_ps
+
+    @property
+    def history_frames(self) -> int:
+        """Frames before X^t that every training example carries (DiffMD's windows; 0 for the others)."""
+        return HISTORY_FRAMES if self.method == "diffmd" else 0
 
     datasets: list[DatasetConfig] = field(default_factory=list, metadata={"items": DatasetConfig})
     method: str = "equijump"
@@ -77,6 +93,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     transport: TransportConfig = field(default_factory=TransportConfig, metadata={"aliases": ("interpolant",)})
     walk_jump: WalkJumpConfig = field(default_factory=WalkJumpConfig)
+    diffmd: DiffMDConfig = field(default_factory=DiffMDConfig)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -104,8 +121,10 @@ def check_resumable(config: TrainConfig, stored: dict, out_dir: Path) -> None:
     settings than ``config``: only ``steps`` may change."""
     stored = config_to_dict(config_from_dict(TrainConfig, {**stored, "steps": config.steps}, where=str(out_dir)))
     wanted = config_to_dict(config)
-    if config.walk_jump.mean_sq_distance_A2 is None:  # measured by the run: a request leaves it open
-        wanted["walk_jump"]["mean_sq_distance_A2"] = stored["walk_jump"]["mean_sq_distance_A2"]
+    for section, measured in MEASURED:  # measured by the run: a request leaves them open
+        for name in measured:
+            if getattr(getattr(config, section), name) is None:
+                wanted[section][name] = stored[section][name]
     if stored != wanted:
         changed = sorted(k for k, v in wanted.items() if stored.get(k) != v)
         raise ConfigError(f"--resume: the run in {out_dir} was made with other settings ({', '.join(changed)}); "

@@ -29,6 +29,7 @@ from ..model.batch import PairBatch
 from ..model.checkpoint import (CHECKPOINT_NAME, CONFIG_NAME, RESUME_KEYS, CheckpointError, load_checkpoint,
                                 make_model, package_versions, save_checkpoint, trained_model)
 from ..model.network import EquiJumpModel
+from ..model.diffmd import measure_diffmd_scales
 from ..model.walkjump import atom_mask, cloud_to_atoms, mean_squared_distance
 from ..protein.covalent import covalent_geometry
 from ..protein.vocabulary import VOCABULARY
@@ -191,8 +192,8 @@ def prepare_data(config: TrainConfig, cache_dir: Path | None = None, world: Worl
     lag_ps = config.pair_lag_ps
     check_trajectories(proteins, lag_ps)
     train_segments, validation_segments = split_by_trajectory(proteins, config.validation_fraction, lag_ps, config.seed)
-    train_pairs = TransitionPairs(proteins, train_segments, lag_ps)
-    validation_pairs = TransitionPairs(proteins, validation_segments, lag_ps)
+    train_pairs = TransitionPairs(proteins, train_segments, lag_ps, config.history_frames)
+    validation_pairs = TransitionPairs(proteins, validation_segments, lag_ps, config.history_frames)
     weights = None
     if config.cluster_sampling:
         weights = world.from_main(lambda: cluster_weights(
@@ -225,20 +226,25 @@ class TrainingState:
 
 
 def measure_data_scale(config: TrainConfig, data: TrainingData) -> None:
-    """Set the walk-jump denoiser's data scale C (``WalkJumpConfig.mean_sq_distance_A2``) from 64 training frames
-    spread evenly over the data, once, when a run starts (it is then part of the run's config)."""
-    if config.method != "walk-jump" or config.walk_jump.mean_sq_distance_A2 is not None:
-        return
-    batch = data.train_pairs.batch(evenly_spaced(len(data.train_pairs), 64))
-    weight = atom_mask(batch.mask, batch.residue_mask).unsqueeze(-1).double()
-    config.walk_jump.mean_sq_distance_A2 = mean_squared_distance(
-        cloud_to_atoms(batch.P0, batch.V0).double(), weight, config.walk_jump.radius_A)
+    """Set the scales a run measures on 64 (walk-jump) or 512 (DiffMD) training examples spread evenly over the
+    data, once, when it starts (they are then part of the run's config): the walk-jump denoiser's C
+    (``WalkJumpConfig.mean_sq_distance_A2``), DiffMD's u and abar (``DiffMDConfig.unit_A``,
+    ``accel_threshold_A``; ``model.diffmd.measure_diffmd_scales``). Settings given in the config are kept."""
+    if config.method == "walk-jump" and config.walk_jump.mean_sq_distance_A2 is None:
+        batch = data.train_pairs.batch(evenly_spaced(len(data.train_pairs), 64))
+        weight = atom_mask(batch.mask, batch.residue_mask).unsqueeze(-1).double()
+        config.walk_jump.mean_sq_distance_A2 = mean_squared_distance(
+            cloud_to_atoms(batch.P0, batch.V0).double(), weight, config.walk_jump.radius_A)
+    if config.method == "diffmd":
+        unit, threshold = measure_diffmd_scales(data.train_pairs.batch(evenly_spaced(len(data.train_pairs), 512)))
+        config.diffmd.unit_A = config.diffmd.unit_A or unit
+        config.diffmd.accel_threshold_A = config.diffmd.accel_threshold_A or threshold
 
 
 def new_state(config: TrainConfig, device: torch.device) -> TrainingState:
     """Freshly initialized weights, optimizer and generators, all seeded from ``config.seed``."""
     torch.manual_seed(config.seed)
-    model = make_model(config.method, config.model, config.transport, config.walk_jump).to(device)
+    model = make_model(config.method, config.model, config.transport, config.walk_jump, config.diffmd).to(device)
     return TrainingState(model, torch.optim.Adam(model.parameters(), lr=config.lr),
                          torch.Generator().manual_seed(config.seed),
                          torch.Generator(device).manual_seed(config.seed + 1))
@@ -251,6 +257,12 @@ def print_data_scales(state: TrainingState, config: TrainConfig, data: TrainingD
         print(f"training frames: {len(data.train_pairs)}; noise sigma {c.sigma_A:g} A; data scale C = "
               f"{c.mean_sq_distance_A2:.1f} A^2 (heavy atoms within {c.radius_A:g} A); c_skip "
               f"{state.model.c_skip:.3f}, c_out {state.model.c_out:.3f} A")
+        return
+    if config.method == "diffmd":
+        c = config.diffmd
+        print(f"training windows: {len(data.train_pairs)}; SDE length u = {c.unit_A:.4g} A (RMS jump per coordinate), "
+              f"acceleration threshold {c.accel_threshold_A:.4g} A per lag^2 (median per atom); sigma_s {c.sigma_s:g}, "
+              f"eta {c.eta:g}, history {c.history}")
         return
     sample = data.train_pairs.batch(evenly_spaced(len(data.train_pairs), 512)).to(device)
     rms_P, rms_V = state.model.jump_displacement_rms(sample)

@@ -87,3 +87,9 @@ def test_resume_refuses_other_settings(tmp_path):
     run_reference_md(MDConfig(pdb=str(native), ns=0.001, frame_ps=1.0, threads=1), tmp_path)
     with pytest.raises(ValueError, match="temperature"):
         run_reference_md(MDConfig(pdb=str(native), ns=0.001, frame_ps=1.0, threads=1, temperature_K=300.0), tmp_path)
+
+
+def test_frames_every_20_fs_are_five_steps_of_the_4_fs_protocol():
+    """DiffMD's regime: a short run saved every 20 fs."""
+    config = MDConfig(pdb="protein.pdb", ns=0.15, frame_ps=0.02)
+    assert config.timestep_fs == 4.0 and config.steps_per_frame == 5 and config.frames(config.ns) == 7500

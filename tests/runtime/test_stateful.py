@@ -1,7 +1,7 @@
 """Stateful jump modules (format_version 2) in real Simulations: the state is carried through checkpoints, States
 and the integrator's XML, initialized again when the user sets positions, and carried by the batched runner.
-Each check runs on a hand-written module (``testing.StatefulDrift``) and on a walk-jump chain of a tiny trained
-denoiser."""
+Each check runs on a hand-written module (``testing.StatefulDrift``), on a walk-jump chain of a tiny trained
+denoiser and on the jump of a tiny DiffMD model (whose state is its two previous frames)."""
 import numpy as np
 import pytest
 import torch
@@ -9,6 +9,7 @@ from openmm import Platform, XmlSerializer, unit
 from openmm.app import PDBFile, Simulation
 
 from openmm_equijump.runtime.export import export_jump_module, is_stateful, jump_module_bytes
+from openmm_equijump.model.diffmd import DiffMDSamplerConfig
 from openmm_equijump.model.walk import WalkConfig
 from openmm_equijump.runtime.integrator import EquiJumpIntegrator
 from openmm_equijump.runtime.load import load_model
@@ -23,10 +24,14 @@ def chignolin():
     return PDBFile(str(structure_file("chignolin_amber14.pdb")))
 
 
-@pytest.fixture(scope="module", params=["drift", "walk_jump"])
-def stateful(request, chignolin, tiny_walk_jump_model):
+@pytest.fixture(scope="module", params=["drift", "walk_jump", "diffmd"])
+def stateful(request, chignolin, tiny_walk_jump_model, tiny_diffmd_model):
     if request.param == "walk_jump":
         return load_model(tiny_walk_jump_model, chignolin.topology, walk=WalkConfig(walk_steps=2))
+    if request.param == "diffmd":  # the history of two frames is the state; "pc" also draws noise
+        with pytest.warns(UserWarning, match="zero velocity"):
+            return load_model(tiny_diffmd_model, chignolin.topology,
+                              diffmd=DiffMDSamplerConfig(steps=2, solver="pc"))
     reference = export_jump_module(RigidRotation(), chignolin.topology, jump_ps=100.0, temperature_K=350.0)
     return torch.jit.script(StatefulDrift(reference))
 

@@ -179,6 +179,22 @@ def test_pairs_are_lag_apart_and_padded_across_proteins(chignolin, tmp_path):
     torch.testing.assert_close(noisy.P0[0, :10].mean(0), batch.P0[0, :10].mean(0), atol=1e-5, rtol=0)
 
 
+def test_windows_carry_the_frames_before_the_start_newest_first(chignolin):
+    segments, _ = split_by_trajectory([chignolin], 0.0, 20.0, seed=0)
+    pairs = TransitionPairs([chignolin], segments, 20.0, history=2)
+    assert len(pairs) == (600 - 6) + (300 - 6) + (1872 - 6)  # a window spans 3 lags of 2 frames
+    batch = pairs.batch(torch.tensor([0, 7]))
+    assert batch.P_history.shape == (2, 2, 10, 3) and batch.V_history.shape == (2, 2, 10, 13, 3)
+    source = chignolin.trajectories[0]
+    t = 7 + 4
+    centre = source.P[t].mean(dim=0)
+    torch.testing.assert_close(batch.P0[1], source.P[t] - centre)
+    torch.testing.assert_close(batch.P_history[1, 0], source.P[t - 2] - centre)
+    torch.testing.assert_close(batch.P_history[1, 1], source.P[t - 4] - centre)
+    assert torch.equal(batch.V_history[1, 1], source.V[t - 4])
+    assert TransitionPairs([chignolin], segments, 20.0).batch(torch.tensor([0])).P_history is None
+
+
 def test_cluster_sampling_draws_clusters_uniformly(chignolin):
     segments, _ = split_by_trajectory([chignolin], 0.0, 100.0, seed=0)
     pairs = TransitionPairs([chignolin], segments, 100.0)

@@ -241,3 +241,29 @@ def test_walk_jump_training_through_the_cli_measures_its_scale_and_resumes_exact
     for a, b in zip(read_losses(Path(whole)), read_losses(Path(part))):
         assert a == b
     torch.testing.assert_close(load_checkpoint(part)["model"], load_checkpoint(whole)["model"], rtol=0, atol=0)
+
+
+def test_diffmd_training_through_the_cli_measures_its_scales_and_resumes_exactly(chignolin, tmp_path, capsys):
+    """--method diffmd: windows of two earlier frames, u and abar measured once and stored, a short lag of one
+    frame accepted, resume exact and refusing another history by name."""
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({"model": config_to_dict(TINY), "validation_pairs": 4, "validate_every": 2,
+                                      "checkpoint_every": 2, "lr_decay_steps": 10, "diffmd": {"history": 1}}))
+    base = ["--dataset", chignolin.topology, *chignolin.trajectories[:2], "--no-progress", "--batch-size", "2",
+            "--method", "diffmd", "--lag-ps", "10", "--config", str(config)]
+    whole, part = str(tmp_path / "whole"), str(tmp_path / "part")
+    assert main(base + ["--out", whole, "--steps", "4"]) == 0
+    stored = load_checkpoint(whole)["config"]
+    assert stored["method"] == "diffmd" and stored["diffmd"]["history"] == 1 and stored["lag_ps"] == 10
+    assert 0.3 < stored["diffmd"]["unit_A"] < 3.0 and stored["diffmd"]["accel_threshold_A"] > 0
+    assert "training windows" in capsys.readouterr().out
+    assert {"loss", "noise_P", "noise_V", "floor"} <= set(read_losses(Path(whole))[0])
+    assert main(base + ["--out", part, "--steps", "2"]) == 0
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump({"model": config_to_dict(TINY), "diffmd": {"history": 2}}))
+    assert re.search(r"error: --resume: .* was trained with .*diffmd=.*'history': 1",
+                     bad_input(main, ["--out", part, "--resume", "--config", str(other)], capsys))
+    assert main(["--out", part, "--resume", "--steps", "4", "--no-progress"]) == 0
+    for a, b in zip(read_losses(Path(whole)), read_losses(Path(part))):
+        assert a == b
+    torch.testing.assert_close(load_checkpoint(part)["model"], load_checkpoint(whole)["model"], rtol=0, atol=0)

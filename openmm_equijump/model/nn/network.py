@@ -1,5 +1,5 @@
 """The EquiJump network: a conditioner run once per jump and the headers run at every latent step."""
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import math
 import torch
@@ -37,14 +37,16 @@ class EquiJumpNetwork(torch.nn.Module):
     graph's distances are not). Without the first, features of order 30 reached 1e6 by the first block of a
     header and float32 overflowed in training (README, "NaN in training").
 
-    ``n_vectors``: the vectors per residue (13 for the tensor cloud). Shapes: B proteins padded to N residues;
+    ``n_vectors``: the vectors per residue (13 for the tensor cloud). ``n_condition_vectors``: the vectors per
+    residue the conditioner reads (default ``n_vectors``; more when its V0 carries extra vectors after the
+    cloud's, e.g. DiffMD's velocities, with ``mask`` as wide). Shapes: B proteins padded to N residues;
     P (B, N, 3) and V (B, N, 13, 3) in Angstrom; S (B, N) int64;
     mask (B, N, 13) bool; residue_mask (B, N) bool; tau (B,).
     """
 
     def __init__(self, H: int, conditioner_layers: int, header_layers: int, k_neighbors: int, n_radial: int,
                  r_max: float, n_residue_types: int, n_tau_frequencies: int, outputs: Sequence[str] = ("b", "eta"),
-                 input_length_A: float = 1.0, *, n_vectors: int):
+                 input_length_A: float = 1.0, *, n_vectors: int, n_condition_vectors: Optional[int] = None):
         super().__init__()
         if not outputs:
             raise ValueError("EquiJumpNetwork needs at least one output name, e.g. outputs=('b', 'eta')")
@@ -55,7 +57,8 @@ class EquiJumpNetwork(torch.nn.Module):
         hidden = hidden_irreps(H)
         self.neighbours = NeighbourGraph(k_neighbors, n_radial, r_max)
         self.residue_embedding = torch.nn.Embedding(n_residue_types, H)
-        self.conditioner = DeepNet(o3.Irreps(f"{H}x0e + {n_vectors}x1e"), hidden, H, conditioner_layers, n_radial)
+        n_condition = n_vectors if n_condition_vectors is None else n_condition_vectors
+        self.conditioner = DeepNet(o3.Irreps(f"{H}x0e + {n_condition}x1e"), hidden, H, conditioner_layers, n_radial)
         self.condition_norm = EquivariantLayerNorm(H)
         header_in = hidden + o3.Irreps(f"{n_tau}x0e + {n_vectors}x1e + {n_vectors}x1e + 1x1e")
 

@@ -96,20 +96,30 @@ class Transport(torch.nn.Module):
         when every prediction equals its target, reached only where X_tau determines the targets (e.g. when a
         model memorizes a few pairs); 'loss' - 'floor' = 1/2 mean |f - T|^2 >= 0.
         """
-        w_P = residue_mask.unsqueeze(-1).to(P0.dtype)
-        w_V = mask.unsqueeze(-1).to(V0.dtype)
         targets = self.targets(P0, V0, P1, V1, tau, Z_P, Z_V, residue_mask)
-        terms: Dict[str, torch.Tensor] = {}
-        total = torch.zeros((), dtype=P0.dtype, device=P0.device)
-        floor = torch.zeros((), dtype=P0.dtype, device=P0.device)
-        for name, target in targets.items():
-            weight = w_P if name.endswith("_P") else w_V
-            target = target * weight
-            prediction = out[name]
-            count = None if counts is None else counts[0 if name.endswith("_P") else 1]
-            terms[name] = masked_mean(0.5 * prediction * prediction - target * prediction, weight, count)
-            total = total + terms[name]
-            floor = floor - masked_mean(0.5 * target * target, weight, count)
-        terms["loss"] = total
-        terms["floor"] = floor
-        return terms
+        return regression_loss(out, targets, mask, residue_mask, counts)
+
+
+def regression_loss(out: Dict[str, torch.Tensor], targets: Dict[str, torch.Tensor], mask: torch.Tensor,
+                    residue_mask: torch.Tensor,
+                    counts: Optional[Tuple[torch.Tensor, torch.Tensor]] = None) -> Dict[str, torch.Tensor]:
+    """{'loss', one term per target, 'floor'} of predictions ``out`` against ``targets`` (by header name;
+    <name>_P (B, N, 3) weighted by ``residue_mask`` (B, N), <name>_V (B, N, 13, 3) by ``mask`` (B, N, 13)): every
+    term is the mean of 1/2 |f|^2 - T . f per real coordinate, minimized by f = E[T | input] (``Transport.loss``).
+    ``counts``: as in ``Transport.loss``."""
+    w_P = residue_mask.unsqueeze(-1).to(out[next(iter(targets))].dtype)
+    w_V = mask.unsqueeze(-1).to(w_P.dtype)
+    terms: Dict[str, torch.Tensor] = {}
+    total = torch.zeros((), dtype=w_P.dtype, device=w_P.device)
+    floor = torch.zeros((), dtype=w_P.dtype, device=w_P.device)
+    for name, target in targets.items():
+        weight = w_P if name.endswith("_P") else w_V
+        target = target * weight
+        prediction = out[name]
+        count = None if counts is None else counts[0 if name.endswith("_P") else 1]
+        terms[name] = masked_mean(0.5 * prediction * prediction - target * prediction, weight, count)
+        total = total + terms[name]
+        floor = floor - masked_mean(0.5 * target * target, weight, count)
+    terms["loss"] = total
+    terms["floor"] = floor
+    return terms

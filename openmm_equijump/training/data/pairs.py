@@ -106,19 +106,21 @@ def split_by_trajectory(proteins: list[ProteinData], fraction: float, lag_ps: fl
 
 
 class TransitionPairs:
-    """Every pair (frame t, frame t + lag) inside the given segments, and batches of them.
+    """Every pair (frame t, frame t + lag) inside the given segments, and batches of them; with ``history`` h > 0,
+    every window (t - h lag, ..., t - lag, t, t + lag) instead (its batches carry the earlier frames).
 
-    Each pair is centred on the mean C-alpha position at t (the same shift for both ends, so the
+    Each pair is centred on the mean C-alpha position at t (the same shift for every frame, so the
     transition is unchanged).
     """
 
-    def __init__(self, proteins: list[ProteinData], segments: list[Segment], lag_ps: float):
+    def __init__(self, proteins: list[ProteinData], segments: list[Segment], lag_ps: float, history: int = 0):
         self.proteins = proteins
         self.segments = segments
+        self.history = history
         protein, trajectory, frame, lag = [], [], [], []
         for segment in segments:
             steps = lag_in_frames(proteins[segment.protein].trajectories[segment.trajectory], lag_ps)
-            starts = np.arange(segment.start, segment.stop - steps)
+            starts = np.arange(segment.start + history * steps, segment.stop - steps)
             protein.append(np.full(starts.size, segment.protein))
             trajectory.append(np.full(starts.size, segment.trajectory))
             frame.append(starts)
@@ -140,6 +142,8 @@ class TransitionPairs:
         S = torch.zeros(B, n_max, dtype=torch.int64)
         mask = torch.zeros(B, n_max, 13, dtype=torch.bool)
         residue_mask = torch.zeros(B, n_max, dtype=torch.bool)
+        P_history = torch.zeros(B, self.history, n_max, 3) if self.history else None
+        V_history = torch.zeros(B, self.history, n_max, 13, 3) if self.history else None
         for b, i in enumerate(indices):
             protein = self.proteins[self.protein[i]]
             trajectory = protein.trajectories[self.trajectory[i]]
@@ -152,7 +156,12 @@ class TransitionPairs:
             S[b, :n] = protein.residue_types
             mask[b, :n] = protein.mask
             residue_mask[b, :n] = True
-        return PairBatch(P0=P0, V0=V0, P1=P1, V1=V1, S=S, mask=mask, residue_mask=residue_mask)
+            for k in range(self.history):
+                earlier = t - (k + 1) * int(self.lag[i])
+                P_history[b, k, :n] = trajectory.P[earlier] - centre
+                V_history[b, k, :n] = trajectory.V[earlier]
+        return PairBatch(P0=P0, V0=V0, P1=P1, V1=V1, S=S, mask=mask, residue_mask=residue_mask,
+                         P_history=P_history, V_history=V_history)
 
     def frames_of_protein(self, protein: int) -> torch.Tensor:
         """Indices of the pairs that belong to protein ``protein``."""
