@@ -1,5 +1,6 @@
 """What the tests share: where their data lives, and the checks and readers several test files use."""
 import csv
+import os
 from pathlib import Path
 
 import pytest
@@ -8,8 +9,9 @@ from openmm_equijump.runtime.load import PRETRAINED_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
-#: The optional development data beside the checkout (structures of other proteins, full-atom MD in DCDs).
-SHARED_DATA = ROOT.parent / "shared" / "data"
+#: The optional development data (structures of other proteins, full-atom MD in DCDs): $EQUIJUMP_DEV_DATA, else
+#: where the developers keep it beside the checkout.
+SHARED_DATA = Path(os.environ.get("EQUIJUMP_DEV_DATA", ROOT.parent / "shared" / "data"))
 #: The chignolin data that ships with the package: ``structure.pdb`` (all atoms, the MD's native start),
 #: ``training_md/`` and ``reference/`` (heavy-atom XTCs of amber14/OBC2 MD at 350 K, 10 ps per frame).
 SHIPPED = PRETRAINED_DIR / "chignolin"

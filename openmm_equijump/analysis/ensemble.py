@@ -126,6 +126,17 @@ def compare_ensembles(reference: Ensemble, samples: list[md.Trajectory], native:
                               len(reference_values), len(generated), fit, reference_values)
 
 
+def ensemble_summary(comparison: EnsembleComparison) -> str:
+    """The divergences of an ensemble comparison next to their noise floor, as a table to print."""
+    lines = [f"ensembles (no MSM reweighting, no lag): reference {comparison.reference_frames} frames, samples "
+             f"{comparison.generated_frames}",
+             f"{'JS divergence':<14}{'samples':>10}{'noise floor':>14}"]
+    for name, value in comparison.divergences.items():
+        lines.append(f"{name:<14}{value:>10.3f}{comparison.noise_floor[name]:>14.3f}")
+    lines.append(f"noise floor: two halves of the reference ({comparison.noise_floor_split})")
+    return "\n".join(lines)
+
+
 def divergence_curve(reference: SampleValues, generated: SampleValues, cpu_seconds: np.ndarray, n_bins: int,
                      points: int = 20) -> dict[str, list[float]]:
     """How the divergences of the first k samples fall with the CPU seconds spent making them.

@@ -6,7 +6,8 @@
 Writes DIR/metrics.json (every number: settings, bins, counts, divergences raw and MSM-reweighted, the noise
 floor), PNG figures and ``analyze_config.yaml`` (``--config`` reads it back), and prints the divergences
 beside their noise floor. Settings left unset are chosen from the data (``analysis.settings``); ``--preset
-paper`` uses the EquiJump paper's (for microseconds of reference MD).
+paper`` uses the EquiJump paper's (for microseconds of reference MD). ``--ensemble`` compares the generated
+frames as samples without time (walk-jump chains; ``analysis.ensemble``) into DIR/ensemble_metrics.json.
 """
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ import argparse
 from pathlib import Path
 from typing import Optional, Sequence
 
+from ..analysis.ensemble import EnsembleComparison, ensemble_summary
 from ..analysis.report import summary_table
 from ..analysis.run import CONFIG_NAME, AnalyzeConfig, analyse
 from ..analysis.settings import PRESETS, AnalysisSettings
 from ..config import config_from_dict, config_to_dict, load_yaml, save_yaml
 from . import ArgumentParser, add_config_flag, command, given
 
-FIELDS = ("topology", "reference", "generated", "native", "out", "generated_topology", "figures")
+FIELDS = ("topology", "reference", "generated", "native", "out", "generated_topology", "figures", "ensemble")
 SETTINGS = ("reference_frame_ps", "generated_frame_ps", "stride_ps", "tica_lag_ps", "n_tics", "n_clusters",
             "msm_lag_ps", "n_bins", "chemistry_frames", "clash_overlap_A", "seed", "noise_floor")
 
@@ -53,6 +55,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> AnalyzeConfig:
     parser.add_argument("--no-noise-floor", dest="noise_floor", action="store_const", const=False,
                         help="skip comparing two parts of the reference")
     parser.add_argument("--no-figures", dest="figures", action="store_const", const=False)
+    parser.add_argument("--ensemble", action="store_const", const=True,
+                        help="compare the generated frames as samples: no MSM reweighting, no lag, no time "
+                             "(walk-jump chains); adds phi/psi and chi1")
     args = parser.parse_args(argv)
     overrides, settings = given(args, FIELDS), given(args, SETTINGS)
     if args.config:
@@ -77,6 +82,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     config = parse_args(argv)
     metrics = analyse(config)
     save_yaml(config, Path(config.out) / CONFIG_NAME)
+    if isinstance(metrics, EnsembleComparison):
+        print(ensemble_summary(metrics))
+        print(f"wrote {Path(config.out) / 'ensemble_metrics.json'}")
+        return 0
     print(summary_table(metrics))
     print(f"wrote {Path(config.out) / 'metrics.json'}" + (" and figures" if config.figures else ""))
     return 0

@@ -9,8 +9,9 @@ its own process at every sample or frame. Then both are compared with the refere
 reference, and the divergences of growing prefixes are plotted against the CPU seconds that made them.
 
 Output folder: ``samples_<r>.dcd`` (heavy atoms, one frame per sample; the DCD's "time" counts samples),
-``md.dcd`` (heavy atoms, one frame per ``md_frame_ps``), ``ensemble_metrics.json``, ``divergence_vs_cpu.png``
-and ``ensemble_config.yaml``.
+``md.dcd`` (heavy atoms, one frame per ``md_frame_ps``), ``heavy_atoms.pdb`` (their topology; ``analyze
+--ensemble`` reads them with it), ``ensemble_metrics.json``, ``divergence_vs_cpu.png`` and
+``ensemble_config.yaml``.
 """
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ from ..runtime.load import load_model
 from ..runtime.replicas import iterate_replicas
 
 CONFIG_NAME = "ensemble_config.yaml"
+TOPOLOGY_NAME = "heavy_atoms.pdb"  # the topology of samples_<r>.dcd and md.dcd
 
 
 @dataclass
@@ -80,17 +82,18 @@ class EnsembleConfig:
             raise ConfigError("reference files need reference_topology (the topology they were written with)")
 
 
-def reference_ensemble(config: EnsembleConfig, native: mdtraj.Trajectory) -> Ensemble:
-    """The reference MD: the given files and the campaign's replicas after its burn-in, on the native's heavy
-    atoms."""
+def reference_ensemble(native: mdtraj.Trajectory, reference_topology: Optional[str], reference: list[str],
+                       campaign: Optional[str], protein: str) -> Ensemble:
+    """The reference MD: the ``reference`` files (of ``reference_topology``) and the replicas of ``protein`` in
+    the ``campaign`` file after its burn-in, on the native's heavy atoms."""
     parts = []
-    if config.reference:
-        parts.append(load_ensemble(config.reference, config.reference_topology, native.topology, None, "reference"))
-    if config.campaign:
-        campaign = Campaign.load(config.campaign)
-        trajectories = campaign_trajectories(campaign, config.protein)
-        parts.append(ensemble_from_trajectories(trajectories, native.topology, campaign.frame_ps,
-                                                [f"campaign {config.protein} {i}" for i in range(len(trajectories))],
+    if reference:
+        parts.append(load_ensemble(reference, reference_topology, native.topology, None, "reference"))
+    if campaign:
+        loaded = Campaign.load(campaign)
+        trajectories = campaign_trajectories(loaded, protein)
+        parts.append(ensemble_from_trajectories(trajectories, native.topology, loaded.frame_ps,
+                                                [f"campaign {protein} {i}" for i in range(len(trajectories))],
                                                 "reference"))
     intervals = {part.frame_ps for part in parts}
     return Ensemble([t for p in parts for t in p.trajectories], min(intervals), [s for p in parts for s in p.sources])
@@ -146,7 +149,9 @@ def run_ensemble(config: EnsembleConfig) -> dict:
     """Sample, run MD beside, compare, plot; returns what ``ensemble_metrics.json`` holds."""
     out = Path(config.out)
     native = mdtraj.load(config.native)
-    reference = reference_ensemble(config, native)  # read first: bad input fails before any work
+    # read first: bad input fails before any work
+    reference = reference_ensemble(native, config.reference_topology, config.reference, config.campaign,
+                                   config.protein)
     out.mkdir(parents=True, exist_ok=True)
     save_yaml(config, out / CONFIG_NAME)
     structure = app.PDBFile(config.pdb)
@@ -169,6 +174,7 @@ def run_ensemble(config: EnsembleConfig) -> dict:
     heavy = top.select("not element H")
     heavy_top = top.subset(heavy)
     chains = [mdtraj.Trajectory(frames[:, r][:, heavy], heavy_top) for r in range(config.chains)]
+    chains[0][0].save_pdb(str(out / TOPOLOGY_NAME))
     for r, chain in enumerate(chains):
         chain.save_dcd(str(out / f"samples_{r}.dcd"))
     stability = [stability_report(chain) for chain in chains]

@@ -24,6 +24,7 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from ..config import check_ranges
 from .walkjump import WalkJumpModel, atom_centroid, atom_mask, atoms_to_cloud, centred_noise, cloud_to_atoms
 
 
@@ -45,14 +46,8 @@ class WalkConfig:
     projection_iterations: int = 500
 
     def __post_init__(self) -> None:
-        if self.delta is not None and not self.delta > 0:
-            raise ValueError(f"WalkConfig.delta must be > 0, got {self.delta}")
-        if not self.friction > 0 or not self.mass > 0 or not self.score_clip_per_A > 0:
-            raise ValueError(f"WalkConfig needs friction, mass and score_clip_per_A > 0, got {self.friction}, "
-                             f"{self.mass}, {self.score_clip_per_A}")
-        if self.walk_steps < 1 or self.projection_iterations < 0:
-            raise ValueError(f"WalkConfig needs walk_steps >= 1 and projection_iterations >= 0, got "
-                             f"{self.walk_steps}, {self.projection_iterations}")
+        check_ranges(self, at_least_one=("walk_steps",), positive=("delta", "friction", "mass", "score_clip_per_A"),
+                     non_negative=("projection_iterations",))
 
 
 def clip_per_atom(score: torch.Tensor, limit: float) -> torch.Tensor:

@@ -34,6 +34,7 @@ import torch
 from .batch import PairBatch
 from .nn import EquiJumpNetwork
 from .transports.noise import kabsch
+from ..config import check_ranges
 from ..protein.vocabulary import N_SLOTS
 
 #: Heavy-atom slots per residue: the C-alpha, then the tensor cloud's vector slots.
@@ -57,12 +58,7 @@ class WalkJumpConfig:
     radius_A: float = 10.0
 
     def __post_init__(self) -> None:
-        if not self.sigma_A > 0:
-            raise ValueError(f"WalkJumpConfig.sigma_A must be > 0 Angstrom, got {self.sigma_A}")
-        if self.mean_sq_distance_A2 is not None and not self.mean_sq_distance_A2 > 0:
-            raise ValueError(f"WalkJumpConfig.mean_sq_distance_A2 must be > 0 A^2, got {self.mean_sq_distance_A2}")
-        if not self.radius_A > 0:
-            raise ValueError(f"WalkJumpConfig.radius_A must be > 0 Angstrom, got {self.radius_A}")
+        check_ranges(self, positive=("sigma_A", "mean_sq_distance_A2", "radius_A"))
 
 
 def preconditioning(sigma_A: float, mean_sq_distance_A2: float, dimension: int = 3) -> Tuple[float, float, float]:

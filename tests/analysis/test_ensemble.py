@@ -1,5 +1,6 @@
 """Ensemble comparison without time (``analysis.ensemble``): angular divergences, chi1, prefix curves, and a
 real comparison of reference MD against itself and against a distorted copy."""
+import json
 import math
 
 import mdtraj as md
@@ -61,3 +62,22 @@ def test_divergence_curve_follows_the_samples_in_order(reference):
     assert curve["cpu_seconds"] == [float(k) for k in curve["samples"]]
     whole = ensemble_divergences(comparison.reference_values, samples, 30)
     assert curve["tic1"][-1] == pytest.approx(whole["tic1"])
+
+
+def test_analyze_ensemble_compares_samples_and_writes_its_config(tmp_path, capsys):
+    """``analyze --ensemble`` on real files: one reference trajectory as the samples of the other two; the
+    config it writes reads back with ``--config`` and repeats the numbers."""
+    from openmm_equijump.cli.analyze import main
+    files = sorted(REFERENCE.glob("*.xtc"))
+    args = ["--topology", str(REFERENCE / "heavy_atoms.pdb"), "--reference", *map(str, files[:2]),
+            "--generated", str(files[2]), "--native", str(SHIPPED / "structure.pdb"), "--ensemble"]
+    assert main(args + ["--out", str(tmp_path / "a")]) == 0
+    printed = capsys.readouterr().out
+    assert "phi_psi" in printed and "noise floor" in printed
+    metrics = json.loads((tmp_path / "a" / "ensemble_metrics.json").read_text())
+    assert set(metrics["divergences"]) == {"tic1", "tic2", "rmsd", "rg", "fnc", "phi_psi", "chi1"}
+    assert 0 < metrics["divergences"]["rmsd"] < math.log(2)
+    assert not (tmp_path / "a" / "metrics.json").exists()
+    assert main(["--config", str(tmp_path / "a" / "analyze_config.yaml"), "--out", str(tmp_path / "b")]) == 0
+    again = json.loads((tmp_path / "b" / "ensemble_metrics.json").read_text())
+    assert again["divergences"] == metrics["divergences"]

@@ -28,8 +28,10 @@ def test_chains_and_md_side_by_side(tmp_path, tiny_walk_jump_model):
     assert result["md"]["frames"] >= 1 and result["md"]["cpu_seconds"] > 0
     assert set(result["curves"]) == {"walk-jump", "OpenMM MD"}
     for r in range(2):
-        samples = md.load(str(out / f"samples_{r}.dcd"), top=str(REFERENCE / "heavy_atoms.pdb"))
+        samples = md.load(str(out / f"samples_{r}.dcd"), top=str(out / "heavy_atoms.pdb"))
         assert samples.n_frames == 12
+    shipped = md.load(str(REFERENCE / "heavy_atoms.pdb")).topology
+    assert [str(a) for a in samples.topology.atoms] == [str(a) for a in shipped.atoms]
     assert (out / "divergence_vs_cpu.png").stat().st_size > 0
     assert (out / "ensemble_config.yaml").is_file()
 
