@@ -35,17 +35,23 @@ def topology(md_dir):
 TINY = ModelConfig(H=4, conditioner_layers=1, header_layers=1, k_neighbors=4, n_radial=4)
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    """A tiny model trained for a few steps on the shipped chignolin training MD, in a folder shaped like a
-    shipped model (model.pt) with the shipped chignolin reference MD beside it."""
+def train_tiny(folder: Path, method: str = "equijump") -> Path:
+    """A tiny model of ``method`` trained for 4 steps into ``folder`` on two shipped chignolin training
+    trajectories; returns its checkpoint."""
     md = SHIPPED / "training_md"
-    config = TrainConfig(datasets=[DatasetConfig(str(md / "heavy_atoms.pdb"),
+    config = TrainConfig(method=method,
+                         datasets=[DatasetConfig(str(md / "heavy_atoms.pdb"),
                                                  [str(md / f"md_seed{s}.xtc") for s in (1003, 1004)])],
                          steps=4, batch_size=2, validation_pairs=4, validate_every=4, checkpoint_every=4,
                          temperature_K=350.0, model=TINY)
-    run = tmp_path_factory.mktemp("tiny_run")
-    checkpoint = train(config, run, progress=False)
+    return train(config, folder, progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny EquiJump model, in a folder shaped like a shipped model (model.pt) with the shipped chignolin
+    reference MD beside it."""
+    checkpoint = train_tiny(tmp_path_factory.mktemp("tiny_run"))
     folder = tmp_path_factory.mktemp("tiny_shipped")
     shutil.copy(checkpoint, folder / "model.pt")
     shutil.copytree(SHIPPED / "reference", folder / "reference")
@@ -54,27 +60,15 @@ def tiny_model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_walk_jump_model(tmp_path_factory) -> Path:
-    """A tiny walk-jump denoiser (sigma 0.4 A) trained for a few steps on the shipped chignolin training MD."""
-    md = SHIPPED / "training_md"
-    config = TrainConfig(method="walk-jump",
-                         datasets=[DatasetConfig(str(md / "heavy_atoms.pdb"),
-                                                 [str(md / f"md_seed{s}.xtc") for s in (1003, 1004)])],
-                         steps=4, batch_size=2, validation_pairs=4, validate_every=4, checkpoint_every=4,
-                         temperature_K=350.0, model=TINY)
+    """A tiny walk-jump denoiser (sigma 0.4 A), its training run folder."""
     run = tmp_path_factory.mktemp("tiny_walk_jump")
-    train(config, run, progress=False)
+    train_tiny(run, "walk-jump")
     return run
 
 
 @pytest.fixture(scope="session")
 def tiny_diffmd_model(tmp_path_factory) -> Path:
-    """A tiny DiffMD model (history 2) trained for a few steps on the shipped chignolin training MD."""
-    md = SHIPPED / "training_md"
-    config = TrainConfig(method="diffmd",
-                         datasets=[DatasetConfig(str(md / "heavy_atoms.pdb"),
-                                                 [str(md / f"md_seed{s}.xtc") for s in (1003, 1004)])],
-                         steps=4, batch_size=2, validation_pairs=4, validate_every=4, checkpoint_every=4,
-                         temperature_K=350.0, model=TINY)
+    """A tiny DiffMD model (history 2), its training run folder."""
     run = tmp_path_factory.mktemp("tiny_diffmd")
-    train(config, run, progress=False)
+    train_tiny(run, "diffmd")
     return run

@@ -36,10 +36,14 @@ class PairBatch:
     P_history: torch.Tensor | None = None
     V_history: torch.Tensor | None = None
 
+    def _map(self, change) -> "PairBatch":
+        """The batch with ``change`` applied to every tensor it holds (absent histories stay None)."""
+        return PairBatch(**{f.name: None if getattr(self, f.name) is None else change(getattr(self, f.name))
+                            for f in fields(self)})
+
     def to(self, device: torch.device | str) -> "PairBatch":
         """The same batch on ``device``."""
-        return PairBatch(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(device)
-                            for f in fields(self)})
+        return self._map(lambda tensor: tensor.to(device))
 
     def with_noisy_start(self, sigma_A: float, generator: torch.Generator | None = None) -> "PairBatch":
         """The batch with Gaussian noise of standard deviation ``sigma_A`` (Angstrom, per coordinate) added to
@@ -53,7 +57,7 @@ class PairBatch:
 
     def rows(self, rows: slice) -> "PairBatch":
         """The pairs ``rows`` of the batch, padded as the whole batch is."""
-        return PairBatch(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
+        return self._map(lambda tensor: tensor[rows])
 
     @property
     def batch_size(self) -> int:

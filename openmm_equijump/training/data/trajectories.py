@@ -204,6 +204,15 @@ def _read_cloud(path: Path, topology: mdtraj.Topology, topology_path: Path, keep
     return P, V, np.asarray(frames.time, dtype=np.float64)
 
 
+def _read_checked_cloud(path: Path, topology: mdtraj.Topology, topology_path: Path, keep: np.ndarray, cloud_map: TensorCloudMap,
+                        frame_ps: float | None) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """``_read_cloud`` with the frame times checked too, so that nothing unusable reaches the frame cache (nor
+    creates its folder)."""
+    P, V, times = _read_cloud(path, topology, topology_path, keep, cloud_map)
+    resolved_frame_interval_ps(path, times, frame_ps)
+    return P, V, times
+
+
 def _cache_entry(cache_dir: Path, path: Path, topology_path: Path) -> Path:
     """The cache folder of trajectory ``path`` read with ``topology_path`` (see the module docstring)."""
     key = [_CACHE_FORMAT]
@@ -259,7 +268,7 @@ def load_protein(topology_path: str | Path, trajectory_paths: list[str | Path], 
 
     trajectories = []
     for path in map(Path, trajectory_paths):
-        read = partial(_read_cloud, path, topology, topology_path, keep, cloud_map)
+        read = partial(_read_checked_cloud, path, topology, topology_path, keep, cloud_map, frame_ps)
         if cache_dir is None or not path.is_file():  # a missing file is reported by the reader
             P, V, times = read()
         else:
