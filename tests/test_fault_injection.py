@@ -202,14 +202,21 @@ def test_unusable_positions_are_blamed_on_the_input_by_particle(chignolin, rotat
         simulation.step(1)
 
 
-@pytest.mark.xfail(strict=True, reason="open: positions in another atom order than the topology are not "
-                                       "detected before a jump (the covalent projection hides them)")
 def test_atoms_in_scrambled_order_are_refused(chignolin, rotation_bytes):
+    """Positions in another atom order than the Topology: refused by residue before the jump, the Context
+    untouched (the plugin); the batched runner's module call refuses them the same way."""
     simulation = reference_simulation(chignolin, EquiJumpIntegrator(rotation_bytes, seed=1))
     positions = np.array(chignolin.positions.value_in_unit(unit.nanometer))
-    simulation.context.setPositions(positions[np.random.default_rng(0).permutation(len(positions))])
-    with pytest.raises(OpenMMException):
+    scrambled = positions[np.random.default_rng(0).permutation(len(positions))]
+    simulation.context.setPositions(scrambled)
+    with pytest.raises(OpenMMException, match=r"residue \w+ \d+.*atom order"):
         simulation.step(1)
+    state = simulation.context.getState(getPositions=True)
+    np.testing.assert_array_equal(state.getPositions(asNumpy=True).value_in_unit(unit.nanometer), scrambled)
+    module = torch.jit.load(io.BytesIO(rotation_bytes))
+    with pytest.raises(torch.jit.Error, match=r"replica 1, residue TYR 1 \(chain A\): its N or C is \d+\.\d A.*atom order"):
+        module.jump_replicas(torch.as_tensor(np.stack([positions, scrambled])), [1, 2])
+    module.jump_replicas(torch.as_tensor(positions[None]), [1])  # the right order still jumps
 
 
 def test_the_readme_states_the_condition_of_exact_continuation():

@@ -34,6 +34,10 @@ FORMAT_VERSION = 1
 #: batches (replica r as the plugin with ``seeds[r]``). The plugin keeps the state per Context, in checkpoints
 #: and States, and initializes it again when the positions are not those its last jump wrote.
 STATEFUL_FORMAT_VERSION = 2
+#: A residue's N or C farther than this (A) from its C-alpha: positions in another atom order, or a structure
+#: torn apart (the bonds are 1.46 and 1.52 A). Far above what any jump of a working model leaves, even an
+#: untrained one without the covalent projection (about 4 A), so that only such input is refused.
+MAX_BACKBONE_BOND_A = 8.0
 
 
 def is_stateful(module) -> bool:
@@ -59,6 +63,7 @@ class _BoundTransition(nn.Module):
     n_atoms: int
     temperature_K: float
     settings: Dict[str, float]
+    max_backbone_bond_A: float
 
     def __init__(self, transition: nn.Module, binding: ProteinBinding, jump_ps: float, temperature_K: float,
                  settings: Dict[str, float], projection: CovalentProjection, format_version: int, kinetic: bool):
@@ -70,6 +75,8 @@ class _BoundTransition(nn.Module):
         self.temperature_K = float(temperature_K)
         self.settings = {str(k): float(v) for k, v in settings.items()}
         self.cloud = TensorCloudMap(binding)
+        self.residue_labels: List[str] = list(binding.residue_labels)
+        self.max_backbone_bond_A = MAX_BACKBONE_BOND_A
         self.transition = transition
         self.projection = projection
         self.hydrogens = HydrogenBuilder(binding)
@@ -78,13 +85,29 @@ class _BoundTransition(nn.Module):
         self.register_buffer("expected_group_mass",
                              torch.as_tensor(binding.expected_group_mass, dtype=torch.float64))
 
-    def check(self, positions: torch.Tensor, seeds: List[int]) -> None:
+    def checked_cloud(self, positions: torch.Tensor, seeds: List[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The tensor cloud (P, V) of positions (R, n_atoms, 3) nm, after checking the shape, the seeds and the
+        atom order: every residue's N and C within ``MAX_BACKBONE_BOND_A`` of its C-alpha."""
         if positions.dim() != 3 or positions.shape[1] != self.n_atoms or positions.shape[2] != 3:
             raise RuntimeError("jump module: expected positions of shape (R, " + str(self.n_atoms)
                                + ", 3) in nm, got " + str(positions.shape))
         if len(seeds) != positions.shape[0]:
             raise RuntimeError("jump module: got " + str(len(seeds)) + " seeds for " + str(positions.shape[0])
                                + " replicas; give one seed per replica")
+        P, V = self.cloud.to_cloud(positions)
+        # N and C are slots 0 and 1 of every residue (HEAVY_ATOM_ORDER): bonded to the C-alpha at ~1.5 A in any
+        # structure a jump may see, several A away when the positions follow another atom order
+        bond = torch.linalg.vector_norm(V[:, :, :2].to(torch.float64), dim=-1).amax(dim=2)
+        if bool((bond > self.max_backbone_bond_A).any()):
+            first = torch.nonzero(bond > self.max_backbone_bond_A)[0]
+            r, residue = int(first[0]), int(first[1])
+            tenths = int(float(bond[r, residue]) * 10.0 + 0.5)
+            raise RuntimeError("jump module: replica " + str(r) + ", residue " + self.residue_labels[residue]
+                               + ": its N or C is " + str(tenths // 10) + "." + str(tenths % 10)
+                               + " A from its C-alpha (bonded at 1.5 A): the positions do not follow the "
+                               + "Topology's atom order (or the structure is broken); give them in the order of "
+                               + "the Topology the module was exported for, in nm")
+        return P, V
 
     def positions(self, positions: torch.Tensor, P: torch.Tensor, P1: torch.Tensor, V1: torch.Tensor
                   ) -> torch.Tensor:
@@ -113,8 +136,7 @@ class JumpModule(_BoundTransition):
 
     @torch.jit.export
     def jump_replicas(self, positions: torch.Tensor, seeds: List[int]) -> torch.Tensor:
-        self.check(positions, seeds)
-        P, V = self.cloud.to_cloud(positions)
+        P, V = self.checked_cloud(positions, seeds)
         P1, V1 = self.transition(P, V, self.cloud.residue_types, self.cloud.mask, seeds)
         return self.positions(positions, P, P1, V1)
 
@@ -135,15 +157,13 @@ class StatefulJumpModule(_BoundTransition):
 
     @torch.jit.export
     def init_replicas(self, positions: torch.Tensor, seeds: List[int]) -> torch.Tensor:
-        self.check(positions, seeds)
-        P, V = self.cloud.to_cloud(positions)
+        P, V = self.checked_cloud(positions, seeds)
         return self.transition.init(P, V, self.cloud.residue_types, self.cloud.mask, seeds)
 
     @torch.jit.export
     def jump_replicas(self, positions: torch.Tensor, state: torch.Tensor,
                       seeds: List[int]) -> Tuple[torch.Tensor, torch.Tensor]:
-        self.check(positions, seeds)
-        P, V = self.cloud.to_cloud(positions)
+        P, V = self.checked_cloud(positions, seeds)
         P1, V1, state = self.transition(P, V, self.cloud.residue_types, self.cloud.mask, state, seeds)
         return self.positions(positions, P, P1, V1), state
 
