@@ -243,6 +243,11 @@ class DiffMDSampler(torch.nn.Module):
         cloud = stack_cloud(P, V * mask.unsqueeze(0).unsqueeze(-1).to(V.dtype))
         return torch.stack([cloud, cloud], dim=1)
 
+    @torch.jit.export
+    def isomer_anchors(self, P: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """The C-alphas (R, N, 3) A at which the projection judges peptides cis or trans: the jump's start."""
+        return P
+
     def forward(self, P: torch.Tensor, V: torch.Tensor, S: torch.Tensor, mask: torch.Tensor, state: torch.Tensor,
                 seeds: List[int]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         S, mask, residue_mask = self._batch(P, S, mask)

@@ -8,7 +8,10 @@ step of size delta with velocities v of mass M and damping f per step:
 so one network call per step gives both the next score and the step's sample x_hat. The chain never restarts
 from a sample: (y, v, psi) is its state, carried from call to call (a stateful jump module,
 ``runtime.export.STATEFUL_FORMAT_VERSION``), and what the integrator reports (x_hat, projected onto the
-covalent geometry and with hydrogens rebuilt) is never fed back into y. Noise (R, the start y = x + sigma eta,
+covalent geometry and with hydrogens rebuilt) is never fed back into y. The state also keeps the structure the
+chain started from, x0: the projection keeps its peptide isomers (``isomer_anchors``) in every sample, since
+consecutive samples are not steps in time (judged at the previous sample, as a jump in time is, one sample whose
+projection left a trans peptide short freed it for every sample after). Noise (R, the start y = x + sigma eta,
 v ~ N(0, 1/M)) is centred on the heavy atoms, and psi has no net translation, so the heavy-atom centroid of y
 never moves.
 
@@ -70,10 +73,11 @@ def baoab_step(y: torch.Tensor, v: torch.Tensor, psi: torch.Tensor, noise: torch
 class WalkJumpSampler(torch.nn.Module):
     """A stateful transition for ``runtime.export.export_jump_module``: R walk-jump chains of one protein.
 
-    init(P (R, N, 3) A, V (R, N, 13, 3) A, S (N,), mask (N, 13), seeds: List[int]) -> state (R, 3, N, 14, 3)
-        the chains started at the given structures: y = x + sigma eta, v ~ N(0, 1/M), and psi(y)
+    init(P (R, N, 3) A, V (R, N, 13, 3) A, S (N,), mask (N, 13), seeds: List[int]) -> state (R, 4, N, 14, 3)
+        the chains started at the given structures x0: (y = x0 + sigma eta, v ~ N(0, 1/M), psi(y), x0)
     forward(P, V, S, mask, state, seeds) -> (P', V', state'): ``walk_steps`` walk steps; (P', V') the last
         sample. Replica r draws its noise from a CPU generator seeded seeds[r] alone.
+    isomer_anchors(P, state) -> the C-alphas of x0 (R, N, 3), where the projection judges peptide isomers.
     """
 
     stateful = True
@@ -134,14 +138,19 @@ class WalkJumpSampler(torch.nn.Module):
         y = cloud_to_atoms(P, V) * weight + self.sigma_A * noise[0]
         v = noise[1] / math.sqrt(self.mass)
         psi, _ = self.score(y, S, mask, residue_mask)
-        return torch.stack([y, v, psi], dim=1)
+        return torch.stack([y, v, psi, cloud_to_atoms(P, V) * weight], dim=1)
+
+    @torch.jit.export
+    def isomer_anchors(self, P: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """The C-alphas (R, N, 3) A at which the projection judges peptides cis or trans: the chain's start x0."""
+        return state[:, 3, :, 0]
 
     def forward(self, P: torch.Tensor, V: torch.Tensor, S: torch.Tensor, mask: torch.Tensor, state: torch.Tensor,
                 seeds: List[int]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         S, mask, residue_mask, weight = self._batch(P, S, mask)
-        x_hat, state = self.walk(state, self._noise(weight, seeds, self.walk_steps), S, mask, residue_mask)
+        x_hat, walked = self.walk(state[:, :3], self._noise(weight, seeds, self.walk_steps), S, mask, residue_mask)
         P1, V1 = atoms_to_cloud(x_hat, mask)
-        return P1, V1, state
+        return P1, V1, torch.cat([walked, state[:, 3:]], dim=1)
 
     @torch.jit.export
     def walk(self, state: torch.Tensor, noise: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,

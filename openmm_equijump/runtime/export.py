@@ -112,7 +112,7 @@ class _BoundTransition(nn.Module):
     def positions(self, positions: torch.Tensor, P: torch.Tensor, P1: torch.Tensor, V1: torch.Tensor
                   ) -> torch.Tensor:
         """The new System positions (input dtype): (P1, V1) projected onto the covalent geometry (trans peptides
-        judged at the previous anchors P), then hydrogens, OXT and caps rebuilt, all else copied."""
+        judged at the anchors P), then hydrogens, OXT and caps rebuilt, all else copied."""
         P1, V1 = self.projection(P, P1, V1)
         before = positions.to(torch.float64)
         moved = self.cloud.to_positions(P1, V1, before)
@@ -143,8 +143,10 @@ class JumpModule(_BoundTransition):
 
 class StatefulJumpModule(_BoundTransition):
     """A jump module that carries a state (format_version 2; ``STATEFUL_FORMAT_VERSION``) around a stateful
-    transition: ``init(P, V, S, mask, seeds) -> state`` and ``forward(P, V, S, mask, state, seeds) -> (P', V',
-    state')`` (e.g. ``model.walk.WalkJumpSampler``). Replica r of ``init_replicas`` / ``jump_replicas`` is the
+    transition: ``init(P, V, S, mask, seeds) -> state``, ``forward(P, V, S, mask, state, seeds) -> (P', V',
+    state')`` and ``isomer_anchors(P, state) -> P0``, the C-alphas at which the projection judges peptides cis or
+    trans (the jump's start P for a jump in time; a walk-jump chain's start structure, ``model.walk``) (e.g.
+    ``model.walk.WalkJumpSampler``). Replica r of ``init_replicas`` / ``jump_replicas`` is the
     plugin's call with seed ``seeds[r]``; the plugin's ``forward`` / ``init_state`` give replica r ``seed ^ r``.
     """
 
@@ -164,8 +166,9 @@ class StatefulJumpModule(_BoundTransition):
     def jump_replicas(self, positions: torch.Tensor, state: torch.Tensor,
                       seeds: List[int]) -> Tuple[torch.Tensor, torch.Tensor]:
         P, V = self.checked_cloud(positions, seeds)
+        isomers = self.transition.isomer_anchors(P, state)
         P1, V1, state = self.transition(P, V, self.cloud.residue_types, self.cloud.mask, state, seeds)
-        return self.positions(positions, P, P1, V1), state
+        return self.positions(positions, isomers, P1, V1), state
 
 
 def export_jump_module(transition: nn.Module, topology: Topology, *, jump_ps: float, temperature_K: float,

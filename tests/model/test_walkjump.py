@@ -140,6 +140,8 @@ def test_the_walk_keeps_the_heavy_atom_centroid_and_padding():
     start = (state[:, 0] * weight).sum((1, 2)) / weight.sum((1, 2))
     torch.testing.assert_close(centroid, start, atol=1e-9, rtol=0)
     assert torch.all(V1[~mask[None]] == 0)
+    # the chain's start is kept for the projection's peptide isomers, whatever the sample
+    torch.testing.assert_close(sampler.isomer_anchors(P1, state1), P, atol=1e-12, rtol=0)
     # same seed, same chain; another seed, another chain
     with torch.no_grad():
         again = sampler(P, V, S, mask, state, seeds)[0]

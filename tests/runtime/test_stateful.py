@@ -125,3 +125,24 @@ def test_a_walk_jump_chain_samples_an_ensemble_not_time(chignolin, tiny_walk_jum
     assert is_stateful(module) and not module.kinetic and not integrator.kinetic
     assert integrator.getStepSize() == 1.0 * unit.picosecond  # nominal: one sample per step
     assert module.settings["walk_steps"] == 1.0 and module.settings["delta"] == pytest.approx(0.4)
+
+
+def test_a_walk_jump_sample_depends_on_the_chain_not_on_the_last_reported_sample(chignolin, tiny_walk_jump_model):
+    """The sample's heavy atoms come from the chain's state alone; in particular the projection judges peptide
+    isomers at the chain's start, not at the positions it is handed (the last sample), even when they hold a
+    short, cis-like peptide."""
+    module = load_model(tiny_walk_jump_model, chignolin.topology)
+    native = torch.as_tensor(np.array(chignolin.positions.value_in_unit(unit.nanometer), dtype=np.float32))[None]
+    state = module.init_replicas(native, [3])
+    calphas = [a.index for a in chignolin.topology.atoms() if a.name == "CA"]
+    squeezed = native.clone()  # the C-alpha of residue 7 moved 0.09 nm towards residue 8's: 2.9 A apart
+    step = native[0, calphas[7]] - native[0, calphas[6]]
+    squeezed[0, calphas[6]] += step * (0.09 / float(step.norm()))
+    assert float((squeezed[0, calphas[7]] - squeezed[0, calphas[6]]).norm()) < 0.3
+    with torch.no_grad():
+        from_native, state_a = module.jump_replicas(native, state, [4])
+        from_squeezed, state_b = module.jump_replicas(squeezed, state, [4])
+    heavy = [a.index for a in chignolin.topology.atoms() if a.element.symbol != "H"]
+    # hydrogens are rebuilt in their local frames of the positions handed in; the heavy atoms are the sample
+    torch.testing.assert_close(from_squeezed[:, heavy], from_native[:, heavy], atol=0, rtol=0)
+    torch.testing.assert_close(state_b, state_a, atol=0, rtol=0)
