@@ -8,6 +8,7 @@ import torch
 from openmm import Platform, XmlSerializer, unit
 from openmm.app import PDBFile, Simulation
 
+from openmm_equijump.md.reference import native_obc2_system
 from openmm_equijump.runtime.export import export_jump_module, is_stateful, jump_module_bytes
 from openmm_equijump.model.diffmd import DiffMDSamplerConfig
 from openmm_equijump.model.walk import WalkConfig
@@ -146,3 +147,18 @@ def test_a_walk_jump_sample_depends_on_the_chain_not_on_the_last_reported_sample
     # hydrogens are rebuilt in their local frames of the positions handed in; the heavy atoms are the sample
     torch.testing.assert_close(from_squeezed[:, heavy], from_native[:, heavy], atol=0, rtol=0)
     torch.testing.assert_close(state_b, state_a, atol=0, rtol=0)
+
+
+def test_the_shipped_walk_jump_model_samples_sound_chignolin(chignolin):
+    """The shipped model in OpenMM: 5 samples of 10 walk steps, each with a C-alpha chain in band."""
+    module = load_model("chignolin-walkjump", chignolin.topology, walk=WalkConfig(walk_steps=10))
+    assert is_stateful(module) and not module.kinetic and module.settings["sigma_A"] == pytest.approx(0.4)
+    simulation = Simulation(chignolin.topology, native_obc2_system(chignolin.topology),
+                            EquiJumpIntegrator(module, seed=1), Platform.getPlatformByName("Reference"))
+    simulation.context.setPositions(chignolin.positions)
+    calphas = [a.index for a in chignolin.topology.atoms() if a.name == "CA"]
+    for _ in range(5):
+        simulation.step(1)
+        x = simulation.context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.angstrom)
+        bonds = np.linalg.norm(np.diff(x[calphas], axis=0), axis=1)
+        assert np.isfinite(x).all() and np.all(np.abs(bonds - 3.8) < 0.5)
