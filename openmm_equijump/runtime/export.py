@@ -171,12 +171,20 @@ class StatefulJumpModule(_BoundTransition):
         return self.positions(positions, isomers, P1, V1), state
 
 
-def export_jump_module(transition: nn.Module, topology: Topology, *, jump_ps: float, temperature_K: float,
-                       settings: Optional[Mapping[str, float]] = None,
-                       covalent_geometry: Optional[Mapping[str, float]] = None, projection_iterations: int = 0,
-                       non_protein: str = "error", kinetic: bool = True) -> torch.jit.ScriptModule:
-    """Bind ``transition`` to ``topology`` and script it into the jump module (a ``StatefulJumpModule`` when the
-    transition is stateful, i.e. has the class attribute ``stateful = True``, else a ``JumpModule``).
+def export_jump_module(transition: nn.Module, topology: Topology, **kwargs) -> torch.jit.ScriptModule:
+    """``bind_transition``, scripted: the jump module the C++ plugin and ``runtime.replicas`` run."""
+    with _format_warnings_silenced():
+        return torch.jit.script(bind_transition(transition, topology, **kwargs))
+
+
+def bind_transition(transition: nn.Module, topology: Topology, *, jump_ps: float, temperature_K: float,
+                    settings: Optional[Mapping[str, float]] = None,
+                    covalent_geometry: Optional[Mapping[str, float]] = None, projection_iterations: int = 0,
+                    non_protein: str = "error", kinetic: bool = True) -> _BoundTransition:
+    """Bind ``transition`` to ``topology``: the jump module before scripting (a ``StatefulJumpModule`` when the
+    transition is stateful, i.e. has the class attribute ``stateful = True``, else a ``JumpModule``); it runs
+    in Python as it will scripted, and also around a transition that cannot be scripted
+    (``runtime.compiled``).
 
     jump_ps: the jump interval (ps) the transition was trained for; temperature_K: its training temperature;
     settings: sampler settings recorded in the module (latent steps, eps, noise scales); covalent_geometry,
@@ -205,11 +213,12 @@ def export_jump_module(transition: nn.Module, topology: Topology, *, jump_ps: fl
                       "each jump leaves them free", stacklevel=2)
     settings.update(projection_iterations=float(projection_iterations))
     with _format_warnings_silenced():
-        if getattr(transition, "stateful", False):
-            return torch.jit.script(StatefulJumpModule(transition, binding, jump_ps, temperature_K, settings,
-                                                       projection, STATEFUL_FORMAT_VERSION, kinetic))
-        return torch.jit.script(JumpModule(transition, binding, jump_ps, temperature_K, settings, projection,
-                                           FORMAT_VERSION, kinetic))
+        # scripted already: its hundreds of sweeps per jump take ~1.5x as long in Python (unscripted modules)
+        projection = torch.jit.script(projection)
+    if getattr(transition, "stateful", False):
+        return StatefulJumpModule(transition, binding, jump_ps, temperature_K, settings, projection,
+                                  STATEFUL_FORMAT_VERSION, kinetic)
+    return JumpModule(transition, binding, jump_ps, temperature_K, settings, projection, FORMAT_VERSION, kinetic)
 
 
 def save_jump_module(module: torch.jit.ScriptModule, path: Union[str, Path]) -> None:

@@ -18,7 +18,8 @@ from openmm.app import Topology
 from ..errors import ConfigError
 from ..model.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint, trained_model
 from ..model.network import EquiJumpModel
-from .export import export_jump_module
+from .compiled import CompiledNetwork
+from .export import bind_transition, export_jump_module
 from ..model.sampler import JumpSampler, SamplerConfig
 from ..model.diffmd import DiffMDSampler, DiffMDSamplerConfig
 from ..model.walk import WalkConfig, WalkJumpSampler
@@ -82,8 +83,8 @@ def _load_trained(name_or_path: Union[str, Path]) -> tuple[EquiJumpModel, dict]:
 def load_model(name_or_path: Union[str, Path], topology: Topology, *,
                sampler: Optional[SamplerConfig] = None, latent_steps: Optional[int] = None,
                walk: Optional[WalkConfig] = None, diffmd: Optional[DiffMDSamplerConfig] = None,
-               temperature_K: Optional[float] = None,
-               non_protein: str = "error") -> torch.jit.ScriptModule:
+               temperature_K: Optional[float] = None, non_protein: str = "error", compiled: bool = False,
+               cache_dir: Optional[Union[str, Path]] = None) -> torch.nn.Module:
     """The jump module of a trained model bound to ``topology``.
 
     name_or_path: a shipped model (``available_models()``), a training run folder or a checkpoint file.
@@ -95,6 +96,9 @@ def load_model(name_or_path: Union[str, Path], topology: Topology, *,
     temperature_K: the training temperature (K), used only when the checkpoint does not record it (a model
     trained without ``--temperature-k``). non_protein: see ``protein.topology.bind_topology``. Errors about
     residues, atoms and solvent are raised here, as ``protein.topology.TopologyError``.
+    compiled: an EquiJump model's network compiled ahead of time (``runtime.compiled``; packages kept in
+    ``cache_dir``): the jump module is then a Python module for ``runtime.replicas``, not TorchScript (the plugin
+    cannot run it), and its first jump per residue count compiles unless the cache holds the packages.
     """
     model, checkpoint = _load_trained(name_or_path)
     run = checkpoint["config"]
@@ -103,6 +107,8 @@ def load_model(name_or_path: Union[str, Path], topology: Topology, *,
         raise ConfigError(f"model {str(name_or_path)!r} does not record the temperature of its training data "
                           "(trained without --temperature-k): give it, in kelvin, with simulate --temperature-k or "
                           "load_model(..., temperature_K=...)")
+    if compiled and run.get("method", "equijump") != "equijump":
+        raise ConfigError(f"model {str(name_or_path)!r} ({run['method']}): only EquiJump models can be compiled")
     if run.get("method", "equijump") == "walk-jump":
         walk = walk or WalkConfig()
         transition, jump_ps, kinetic, iterations = WalkJumpSampler(model, walk), SAMPLE_STEP_PS, False, \
@@ -117,7 +123,8 @@ def load_model(name_or_path: Union[str, Path], topology: Topology, *,
         sampler = sampler or SamplerConfig()
         if latent_steps is not None:
             sampler = replace(sampler, latent_steps=latent_steps)
-        transition, jump_ps, kinetic, iterations = JumpSampler(model, sampler), run["lag_ps"], True, \
+        network = CompiledNetwork(model, cache_dir) if compiled else model
+        transition, jump_ps, kinetic, iterations = JumpSampler(network, sampler), run["lag_ps"], True, \
             sampler.projection_iterations
     geometry = checkpoint.get("covalent_geometry")
     if geometry is None and iterations:
@@ -125,9 +132,9 @@ def load_model(name_or_path: Union[str, Path], topology: Topology, *,
                       "of their data: its jumps are not projected (training.geometry.add_covalent_geometry records it)",
                       stacklevel=2)
     with torch.no_grad():
-        return export_jump_module(transition, topology, jump_ps=jump_ps, temperature_K=temperature_K,
-                                  settings=transition.settings(), covalent_geometry=geometry,
-                                  projection_iterations=iterations, non_protein=non_protein, kinetic=kinetic)
+        return (bind_transition if compiled else export_jump_module)(
+            transition, topology, jump_ps=jump_ps, temperature_K=temperature_K, settings=transition.settings(),
+            covalent_geometry=geometry, projection_iterations=iterations, non_protein=non_protein, kinetic=kinetic)
 
 
 def ship_model(run: Union[str, Path], name: str) -> Path:

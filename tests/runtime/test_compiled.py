@@ -1,0 +1,52 @@
+"""The jump with the network compiled by AOTInductor (``runtime.compiled``): the scripted jump's numbers, one
+package for every batch size, packages reused from the cache; and the unscripted bound module it rests on."""
+import numpy as np
+import pytest
+import torch
+from openmm.app import PDBFile
+
+from openmm_equijump.runtime.export import bind_transition, export_jump_module
+from openmm_equijump.runtime.load import load_model
+from openmm_equijump.testing import RigidRotation
+
+from helpers import FIXTURES, structure_file
+
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+
+
+def test_bound_transition_runs_unscripted_as_scripted():
+    pdb = PDBFile(str(structure_file("chignolin_amber14.pdb")))
+    x = torch.tensor(pdb.getPositions(asNumpy=True)._value, dtype=torch.float32)[None].repeat(2, 1, 1)
+    kwargs = dict(jump_ps=100.0, temperature_K=350.0)
+    bound = bind_transition(RigidRotation(), pdb.topology, **kwargs)
+    scripted = export_jump_module(RigidRotation(), pdb.topology, **kwargs)
+    assert not isinstance(bound, torch.jit.ScriptModule)
+    y = bound.jump_replicas(x, [3, 4])
+    assert (y - x).abs().max() > 0.1  # the rotations moved the atoms (nm)
+    torch.testing.assert_close(y, scripted.jump_replicas(x, [3, 4]), rtol=0, atol=1e-6)
+
+
+@pytest.mark.slow  # about 3 minutes of one core: exporting and compiling the conditioner and the headers
+def test_compiled_jump_is_the_scripted_jump(tmp_path):
+    pinned = np.load(FIXTURES / "pinned" / "jump_chignolin.npz")
+    pdb = PDBFile(str(structure_file("chignolin_amber14.pdb")))
+    steps = int(pinned["latent_steps"])
+    compiled = load_model("chignolin", pdb.topology, latent_steps=steps, compiled=True, cache_dir=tmp_path)
+    scripted = load_model("chignolin", pdb.topology, latent_steps=steps)
+    x = torch.from_numpy(pinned["start"])[None]
+    seeds = [int(s) for s in pinned["seeds"]]
+    with torch.no_grad():
+        # the plugin's seeds (seed ^ r, r = 0) one replica at a time: the pinned jumps of the scripted module
+        single = np.stack([compiled(x, seed)[0].numpy() for seed in seeds])
+        np.testing.assert_allclose(single, pinned["jumps"], rtol=0, atol=1e-5)  # 1e-4 A: float32 round-off
+        # a batch of 3 from the package compiled for batch 1 (the batch dimension is dynamic)
+        batch = x.repeat(3, 1, 1)
+        y = compiled.jump_replicas(batch, seeds + [9])
+        np.testing.assert_allclose(y[:2].numpy(), pinned["jumps"], rtol=0, atol=1e-5)
+        torch.testing.assert_close(y, scripted.jump_replicas(batch, seeds + [9]), rtol=0, atol=1e-5)
+        packages = sorted(tmp_path.glob("*.pt2"))
+        assert [p.name.split("-")[0] for p in packages] == ["condition", "headers"]
+        stamps = [p.stat().st_mtime_ns for p in packages]
+        again = load_model("chignolin", pdb.topology, latent_steps=steps, compiled=True, cache_dir=tmp_path)
+        torch.testing.assert_close(again.jump_replicas(batch, seeds + [9]), y, rtol=0, atol=0)
+    assert sorted(tmp_path.glob("*.pt2")) == packages and [p.stat().st_mtime_ns for p in packages] == stamps
