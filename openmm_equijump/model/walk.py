@@ -135,10 +135,11 @@ class WalkJumpSampler(torch.nn.Module):
              ) -> torch.Tensor:
         S, mask, residue_mask, weight = self._batch(P, S, mask)
         noise = self._noise(weight, seeds, 2)
-        y = cloud_to_atoms(P, V) * weight + self.sigma_A * noise[0]
+        x0 = cloud_to_atoms(P, V) * weight
+        y = x0 + self.sigma_A * noise[0]
         v = noise[1] / math.sqrt(self.mass)
         psi, _ = self.score(y, S, mask, residue_mask)
-        return torch.stack([y, v, psi, cloud_to_atoms(P, V) * weight], dim=1)
+        return torch.stack([y, v, psi, x0], dim=1)
 
     @torch.jit.export
     def isomer_anchors(self, P: torch.Tensor, state: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,6 @@ import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import mdtraj
@@ -204,15 +203,6 @@ def _read_cloud(path: Path, topology: mdtraj.Topology, topology_path: Path, keep
     return P, V, np.asarray(frames.time, dtype=np.float64)
 
 
-def _read_checked_cloud(path: Path, topology: mdtraj.Topology, topology_path: Path, keep: np.ndarray, cloud_map: TensorCloudMap,
-                        frame_ps: float | None) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
-    """``_read_cloud`` with the frame times checked too, so that nothing unusable reaches the frame cache (nor
-    creates its folder)."""
-    P, V, times = _read_cloud(path, topology, topology_path, keep, cloud_map)
-    resolved_frame_interval_ps(path, times, frame_ps)
-    return P, V, times
-
-
 def _cache_entry(cache_dir: Path, path: Path, topology_path: Path) -> Path:
     """The cache folder of trajectory ``path`` read with ``topology_path`` (see the module docstring)."""
     key = [_CACHE_FORMAT]
@@ -222,22 +212,22 @@ def _cache_entry(cache_dir: Path, path: Path, topology_path: Path) -> Path:
     return cache_dir / f"{path.stem}-{hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]}"
 
 
-def _cached_cloud(cache_dir: Path, path: Path, topology_path: Path, read) -> tuple[torch.Tensor, torch.Tensor,
-                                                                                     np.ndarray]:
-    """``read()``'s (P, V, times) memory-mapped from the cache, written there first if absent."""
-    entry = _cache_entry(cache_dir, path, topology_path)
-    if not entry.is_dir():
-        P, V, times = read()
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        # Written aside and renamed into place: a reader never sees a half-written entry, and of two
-        # processes that wrote the same entry at once, one keeps its copy.
-        scratch = Path(tempfile.mkdtemp(dir=cache_dir, prefix=".writing-"))
-        for name, array in (("P", P.numpy()), ("V", V.numpy()), ("times", times)):
-            np.save(scratch / f"{name}.npy", array)
-        try:
-            os.rename(scratch, entry)
-        except OSError:
-            shutil.rmtree(scratch)
+def _write_cache(entry: Path, P: torch.Tensor, V: torch.Tensor, times: np.ndarray) -> None:
+    """A trajectory's clouds and times into the cache folder ``entry``."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    # Written aside and renamed into place: a reader never sees a half-written entry, and of two processes that
+    # wrote the same entry at once, one keeps its copy.
+    scratch = Path(tempfile.mkdtemp(dir=entry.parent, prefix=".writing-"))
+    for name, array in (("P", P.numpy()), ("V", V.numpy()), ("times", times)):
+        np.save(scratch / f"{name}.npy", array)
+    try:
+        os.rename(scratch, entry)
+    except OSError:
+        shutil.rmtree(scratch)
+
+
+def _mapped_cache(entry: Path) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """(P, V, times) of a cache entry, the clouds memory-mapped."""
     # Copy-on-write maps give writable arrays (what torch.from_numpy wants) that never touch the files.
     P, V = (torch.from_numpy(np.load(entry / f"{name}.npy", mmap_mode="c")) for name in ("P", "V"))
     return P, V, np.load(entry / "times.npy")
@@ -268,12 +258,15 @@ def load_protein(topology_path: str | Path, trajectory_paths: list[str | Path], 
 
     trajectories = []
     for path in map(Path, trajectory_paths):
-        read = partial(_read_checked_cloud, path, topology, topology_path, keep, cloud_map, frame_ps)
-        if cache_dir is None or not path.is_file():  # a missing file is reported by the reader
-            P, V, times = read()
-        else:
-            P, V, times = _cached_cloud(Path(cache_dir), path, topology_path, read)
-        interval = resolved_frame_interval_ps(path, times, frame_ps)
+        entry = None
+        if cache_dir is not None and path.is_file():  # a missing file is reported by the reader
+            entry = _cache_entry(Path(cache_dir), path, topology_path)
+        cached = entry is not None and entry.is_dir()
+        P, V, times = _mapped_cache(entry) if cached else _read_cloud(path, topology, topology_path, keep, cloud_map)
+        interval = resolved_frame_interval_ps(path, times, frame_ps)  # checked before anything is cached
+        if entry is not None and not cached:
+            _write_cache(entry, P, V, times)
+            P, V, times = _mapped_cache(entry)
         trajectories.append(CloudTrajectory(path=path, frame_ps=interval, P=P, V=V))
 
     return ProteinData(
