@@ -32,7 +32,7 @@ def cpu_threads(threads: int):
     """libtorch's intra-op CPU threads set to ``threads`` inside the block (0: left as they are), restored after.
 
     One thread is the default of the package's jumps: on a machine shared with busy processes, libtorch's one
-    thread per core wait for each other and a jump can take 50 times longer (``bench/bench_threads.py``)."""
+    thread per core wait for each other and a jump can take 50 times longer (``bench/bench_speed.py``)."""
     if threads < 0:
         raise ValueError(f"threads must be >= 0 (0 = libtorch's default, one per core), got {threads}")
     previous = torch.get_num_threads()

@@ -12,6 +12,8 @@ from typing import List, Sequence, Tuple
 import torch
 from torch import nn
 
+from .model.transports.noise import seeded_generator
+
 
 class RigidRotation(nn.Module):
     """Rotates replica r's heavy atoms about its C-alpha centroid by ``rotation(seeds[r])``.
@@ -30,8 +32,7 @@ class RigidRotation(nn.Module):
     @torch.jit.export
     def rotation(self, seed: int) -> torch.Tensor:
         """(3, 3) float64 rotation matrix for ``seed`` (applied as x' = R x)."""
-        generator = torch.Generator()
-        generator.manual_seed(seed)
+        generator = seeded_generator(seed, torch.zeros(0))
         axis = torch.randn(3, generator=generator, dtype=torch.float64)
         axis = axis / axis.norm()
         fraction = torch.rand(1, generator=generator, dtype=torch.float64)[0]
@@ -137,8 +138,7 @@ class StatefulDrift(nn.Module):
     def _kicks(self, positions: torch.Tensor, seeds: List[int]) -> torch.Tensor:
         kicks = []
         for seed in seeds:
-            generator = torch.Generator()
-            generator.manual_seed(seed)
+            generator = seeded_generator(seed, torch.zeros(0))
             kicks.append(self.kick_nm * torch.randn([self.n_atoms, 3], generator=generator, dtype=torch.float64))
         return torch.stack(kicks).to(device=positions.device, dtype=positions.dtype)
 

@@ -94,7 +94,9 @@ class SimulateConfig:
     batch size 1) and of the MD yardstick (None: the model's).
     platform: OpenMM platform of the Simulations and the MD yardstick ("auto": CUDA when OpenMM has it, else
     CPU). device: where the jump module runs ("auto", "cpu", "cuda", ...). threads: libtorch's CPU threads during
-    the jumps (0: one per core; 1, the default, is the fastest beside other busy processes). md_seconds: how long the MD
+    the jumps (0: one per core; 1, the default, is the fastest beside other busy processes). compiled: the network
+    compiled ahead of time for this protein and CPU (``runtime.compiled``; the CPU only; the first run compiles
+    for minutes, later runs load the cached packages). md_seconds: how long the MD
     yardstick runs. compare: measure the MD yardstick and analyse against the model's reference MD.
     prepare: make the structure simulation-ready first (PDBFixer: hydrogens, missing atoms; ``md.prepare``).
     """
@@ -111,6 +113,7 @@ class SimulateConfig:
     platform: str = "auto"
     device: str = "auto"
     threads: int = 1
+    compiled: bool = False
     md_seconds: float = 10.0
     compare: bool = True
     prepare: bool = False
@@ -129,6 +132,9 @@ class SimulateConfig:
             raise SimulateError(f"md_seconds must be > 0, got {self.md_seconds}")
         if self.threads < 0:
             raise SimulateError(f"threads must be >= 0 (0: one per core), got {self.threads}")
+        if self.compiled and self.device not in ("auto", "cpu"):
+            raise SimulateError(f"compiled jump modules run on the CPU, not device {self.device!r}: drop --compiled "
+                                "or use --device cpu")
 
     @property
     def batches(self) -> list[list[int]]:
@@ -202,12 +208,12 @@ def read_inputs(config: SimulateConfig) -> Inputs:
     """Platform, structure, the model bound to it, and the System of the MD yardstick (one System, shared by
     the replicas' Simulations)."""
     platform = resolve_platform(config.platform)
-    device = str(resolve_device(config.device))
+    device = "cpu" if config.compiled else str(resolve_device(config.device))
     topology, positions = read_structure(config)
     loading = time.perf_counter()
     try:
         jump_module = load_model(config.model, topology, latent_steps=config.latent_steps,
-                                 temperature_K=config.temperature_K)
+                                 temperature_K=config.temperature_K, compiled=config.compiled)
     except TopologyError as error:
         raise TopologyError(f"{config.pdb}: {error} (--prepare removes water, ions and heterogens)") from error
     load_s = time.perf_counter() - loading

@@ -31,7 +31,7 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
-from .transports.noise import standard_noise
+from .transports.noise import seeded_generator, standard_noise
 from .network import EquiJumpModel
 
 MODES = ("sde", "ode")
@@ -76,8 +76,7 @@ def replica_noise(residue_mask: torch.Tensor, mask: torch.Tensor, seeds: List[in
         # then gives the same jump on every device.
         residue_mask_cpu, mask_cpu = residue_mask.cpu(), mask.cpu()
         for r in range(R):
-            generator = torch.Generator(device=torch.device("cpu"))
-            generator.manual_seed(seeds[r])
+            generator = seeded_generator(seeds[r], mask_cpu)
             # all draws of replica r at once: the draws play the role of the batch
             draw_P, draw_V = standard_noise(residue_mask_cpu[r].expand(draws, N),
                                             mask_cpu[r].expand(draws, N, slots), dtype, generator)

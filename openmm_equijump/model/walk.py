@@ -28,6 +28,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 
 from ..config import check_ranges
+from .transports.noise import seeded_generator
 from .walkjump import WalkJumpModel, atom_centroid, atom_mask, atoms_to_cloud, centred_noise, cloud_to_atoms
 
 
@@ -38,7 +39,8 @@ class WalkConfig:
     delta: BAOAB step size (None: sigma, JAMUN's choice). friction: damping f per walk step (JAMUN code 1.0,
     paper 0.004). mass: M. walk_steps: walk steps per integrator step (the integrator reports the last
     sample). score_clip_per_A: per-atom clip of the score (1/A; JAMUN: 100 per nm = 10 per A).
-    projection_iterations: covalent projection sweeps on each reported sample (``protein.covalent``).
+    projection_iterations: covalent projection sweeps on each reported sample (``protein.covalent``; 2000 because
+    a denoised peptide can be badly twisted, and 500 left some samples outside the stability criteria).
     """
 
     delta: Optional[float] = None
@@ -46,7 +48,7 @@ class WalkConfig:
     mass: float = 1.0
     walk_steps: int = 1
     score_clip_per_A: float = 10.0
-    projection_iterations: int = 500
+    projection_iterations: int = 2000
 
     def __post_init__(self) -> None:
         check_ranges(self, at_least_one=("walk_steps",), positive=("delta", "friction", "mass", "score_clip_per_A"),
@@ -105,8 +107,7 @@ class WalkJumpSampler(torch.nn.Module):
         out = torch.zeros([draws, R, weight.shape[1], weight.shape[2], 3], dtype=weight.dtype, device=weight.device)
         weight_cpu = weight.cpu()
         for r in range(R):
-            generator = torch.Generator(device=torch.device("cpu"))
-            generator.manual_seed(seeds[r])
+            generator = seeded_generator(seeds[r], weight_cpu)
             draw = centred_noise(weight_cpu[r:r + 1].expand(draws, -1, -1, -1), generator)
             out[:, r] = draw.to(weight.device)
         return out

@@ -183,8 +183,7 @@ def bind_transition(transition: nn.Module, topology: Topology, *, jump_ps: float
                     non_protein: str = "error", kinetic: bool = True) -> _BoundTransition:
     """Bind ``transition`` to ``topology``: the jump module before scripting (a ``StatefulJumpModule`` when the
     transition is stateful, i.e. has the class attribute ``stateful = True``, else a ``JumpModule``); it runs
-    in Python as it will scripted, and also around a transition that cannot be scripted
-    (``runtime.compiled``).
+    in Python as it will scripted (a transition can be debugged there).
 
     jump_ps: the jump interval (ps) the transition was trained for; temperature_K: its training temperature;
     settings: sampler settings recorded in the module (latent steps, eps, noise scales); covalent_geometry,
@@ -239,6 +238,8 @@ def load_jump_module(source: Union[str, Path, bytes], map_location: str = "cpu",
                      what: Optional[str] = None) -> torch.jit.ScriptModule:
     """Read a jump module from a file path or from bytes (``what`` names them in errors); a damaged one is
     refused (``verify_archive``)."""
+    from .. import _plugin  # noqa: F401 (defines torch.classes.equijump.CompiledPackage, held by compiled modules)
+
     fix = "export it again (save_jump_module)"
     if isinstance(source, (bytes, bytearray)):
         verify_archive(bytes(source), what or f"jump module ({len(source)} bytes)", fix)

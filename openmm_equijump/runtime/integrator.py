@@ -150,7 +150,7 @@ class EquiJumpIntegrator(_plugin.EquiJumpIntegrator):
         Where the module runs: "auto" (CUDA when libtorch sees a GPU, else CPU), "cpu", "cuda" or "cuda:<i>".
     threads : int
         CPU threads of libtorch during a jump (restored after it); 0 = libtorch's default, one per core. The
-        default 1 is the fastest on a machine shared with busy processes (bench/bench_threads.py).
+        default 1 is the fastest on a machine shared with busy processes (bench/bench_speed.py).
 
     The System is checked against the module when a Context is created: its particle count must be n_atoms,
     and the mass of each heavy atom with its bonded hydrogens must match (robust to hydrogen mass

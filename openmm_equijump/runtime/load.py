@@ -19,10 +19,11 @@ from ..errors import ConfigError
 from ..model.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint, trained_model
 from ..model.network import EquiJumpModel
 from .compiled import CompiledNetwork
-from .export import bind_transition, export_jump_module
+from .export import export_jump_module
 from ..model.sampler import JumpSampler, SamplerConfig
 from ..model.diffmd import DiffMDSampler, DiffMDSamplerConfig
 from ..model.walk import WalkConfig, WalkJumpSampler
+from ..protein.topology import bind_topology
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 PRETRAINED_WEIGHTS = "model.pt"
@@ -96,9 +97,9 @@ def load_model(name_or_path: Union[str, Path], topology: Topology, *,
     temperature_K: the training temperature (K), used only when the checkpoint does not record it (a model
     trained without ``--temperature-k``). non_protein: see ``protein.topology.bind_topology``. Errors about
     residues, atoms and solvent are raised here, as ``protein.topology.TopologyError``.
-    compiled: an EquiJump model's network compiled ahead of time (``runtime.compiled``; packages kept in
-    ``cache_dir``): the jump module is then a Python module for ``runtime.replicas``, not TorchScript (the plugin
-    cannot run it), and its first jump per residue count compiles unless the cache holds the packages.
+    compiled: an EquiJump model's network compiled ahead of time for this topology's residues
+    (``runtime.compiled``; minutes unless ``cache_dir`` holds the packages). The jump module holds the packages,
+    which are native code for this kind of CPU; the plugin and ``runtime.replicas`` run it as any other.
     """
     model, checkpoint = _load_trained(name_or_path)
     run = checkpoint["config"]
@@ -123,7 +124,11 @@ def load_model(name_or_path: Union[str, Path], topology: Topology, *,
         sampler = sampler or SamplerConfig()
         if latent_steps is not None:
             sampler = replace(sampler, latent_steps=latent_steps)
-        network = CompiledNetwork(model, cache_dir) if compiled else model
+        network = model
+        if compiled:
+            binding = bind_topology(topology, non_protein=non_protein)
+            network = CompiledNetwork(model, torch.as_tensor(binding.residue_types), torch.as_tensor(binding.mask),
+                                      cache_dir)
         transition, jump_ps, kinetic, iterations = JumpSampler(network, sampler), run["lag_ps"], True, \
             sampler.projection_iterations
     geometry = checkpoint.get("covalent_geometry")
@@ -132,7 +137,7 @@ def load_model(name_or_path: Union[str, Path], topology: Topology, *,
                       "of their data: its jumps are not projected (training.geometry.add_covalent_geometry records it)",
                       stacklevel=2)
     with torch.no_grad():
-        return (bind_transition if compiled else export_jump_module)(
+        return export_jump_module(
             transition, topology, jump_ps=jump_ps, temperature_K=temperature_K, settings=transition.settings(),
             covalent_geometry=geometry, projection_iterations=iterations, non_protein=non_protein, kinetic=kinetic)
 

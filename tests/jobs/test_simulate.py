@@ -193,6 +193,8 @@ def test_settings_are_checked_by_name(tmp_path, capsys):
         SimulateConfig(jumps=0)
     with pytest.raises(SimulateError, match="batch_size must be >= 1"):
         SimulateConfig(batch_size=0)
+    with pytest.raises(SimulateError, match="compiled jump modules run on the CPU, not device 'cuda'"):
+        SimulateConfig(compiled=True, device="cuda")
     assert SimulateConfig(replicas=5, batch_size=2).batches == [[0, 1], [2, 3], [4]]
     assert SimulateConfig(replicas=3).batches == [[0, 1, 2]] and SimulateConfig().batches == [[0]]
     message = bad_input(main, ["--pdb", tmp_path / "missing.pdb", "--out", tmp_path / "out", "--no-compare"], capsys)

@@ -1,11 +1,14 @@
-"""The jump with the network compiled by AOTInductor (``runtime.compiled``): the scripted jump's numbers, one
-package for every batch size, packages reused from the cache; and the unscripted bound module it rests on."""
+"""The jump with the network compiled by AOTInductor (``runtime.compiled``): the scripted jump's numbers in Python
+and in the plugin, one package for every batch size, packages reused from the cache and carried in the saved
+module; and the unscripted bound module."""
 import numpy as np
 import pytest
 import torch
-from openmm.app import PDBFile
+from openmm import Context, Platform, unit
+from openmm.app import HBonds, ForceField, PDBFile
 
-from openmm_equijump.runtime.export import bind_transition, export_jump_module
+from openmm_equijump.runtime.export import bind_transition, export_jump_module, jump_module_bytes, load_jump_module
+from openmm_equijump.runtime.integrator import EquiJumpIntegrator
 from openmm_equijump.runtime.load import load_model
 from openmm_equijump.testing import RigidRotation
 
@@ -26,7 +29,18 @@ def test_bound_transition_runs_unscripted_as_scripted():
     torch.testing.assert_close(y, scripted.jump_replicas(x, [3, 4]), rtol=0, atol=1e-6)
 
 
-@pytest.mark.slow  # about 3 minutes of one core: exporting and compiling the conditioner and the headers
+def plugin_jump(pdb: PDBFile, module, seed: int) -> np.ndarray:
+    """Positions (nm) after one step of the EquiJumpIntegrator running ``module`` (its bytes) in a CPU Context."""
+    system = ForceField("amber14-all.xml", "implicit/obc2.xml").createSystem(
+        pdb.topology, constraints=HBonds, hydrogenMass=4 * unit.amu)
+    context = Context(system, EquiJumpIntegrator(jump_module_bytes(module), seed=seed),
+                      Platform.getPlatformByName("CPU"), {"Threads": "1"})
+    context.setPositions(pdb.positions)
+    context.getIntegrator().step(1)
+    return context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+
+
+@pytest.mark.slow  # about 2 minutes of one core: exporting and compiling the conditioner and the headers
 def test_compiled_jump_is_the_scripted_jump(tmp_path):
     pinned = np.load(FIXTURES / "pinned" / "jump_chignolin.npz")
     pdb = PDBFile(str(structure_file("chignolin_amber14.pdb")))
@@ -49,4 +63,12 @@ def test_compiled_jump_is_the_scripted_jump(tmp_path):
         stamps = [p.stat().st_mtime_ns for p in packages]
         again = load_model("chignolin", pdb.topology, latent_steps=steps, compiled=True, cache_dir=tmp_path)
         torch.testing.assert_close(again.jump_replicas(batch, seeds + [9]), y, rtol=0, atol=0)
-    assert sorted(tmp_path.glob("*.pt2")) == packages and [p.stat().st_mtime_ns for p in packages] == stamps
+        assert sorted(tmp_path.glob("*.pt2")) == packages and [p.stat().st_mtime_ns for p in packages] == stamps
+        # the saved module carries its packages: it runs without the cache
+        for package in packages:
+            package.unlink()
+        loaded = load_jump_module(jump_module_bytes(compiled))
+        torch.testing.assert_close(loaded.jump_replicas(batch, seeds + [9]), y, rtol=0, atol=0)
+    assert not any(tmp_path.glob("*.pt2"))
+    # the C++ plugin runs it: one step of the integrator, as with the scripted module
+    np.testing.assert_allclose(plugin_jump(pdb, compiled, 5), plugin_jump(pdb, scripted, 5), rtol=0, atol=1e-5)

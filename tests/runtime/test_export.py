@@ -11,6 +11,7 @@ from openmm_equijump.runtime.export import (
 )
 from openmm_equijump.testing import Displacement, RigidRotation
 from openmm_equijump.protein.topology import TopologyError, bind_topology
+from openmm_equijump.runtime.load import load_model
 
 from helpers import structure_file
 
@@ -214,3 +215,16 @@ def test_hiv_protease_dimer_without_inhibitor():
     binding = bind_topology(modeller.topology)
     y = module(x[None].float(), 2)[0].double()
     torch.testing.assert_close(y, rotated_about_ca_centroid(x, binding, RigidRotation().rotation(2)), rtol=0, atol=1e-5)
+
+
+def test_a_saved_module_draws_the_noise_of_its_seeds_after_another_module_ran():
+    # TorchScript used to fold the seeded generator into a graph constant that loading duplicated: a loaded
+    # module then drew from an unseeded copy, and its jumps followed no seed once any module had drawn noise
+    topology, x = load("chignolin_amber14.pdb")
+    module = load_model("chignolin", topology, latent_steps=2)
+    positions = torch.as_tensor(x, dtype=torch.float32)[None].repeat(2, 1, 1)
+    with torch.no_grad():
+        jumps = module.jump_replicas(positions, [7, 8])
+        loaded = load_jump_module(jump_module_bytes(module))
+        torch.testing.assert_close(loaded.jump_replicas(positions, [7, 8]), jumps, rtol=0, atol=0)
+        torch.testing.assert_close(loaded.jump_replicas(positions, [7, 8]), jumps, rtol=0, atol=0)

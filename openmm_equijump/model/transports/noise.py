@@ -19,6 +19,17 @@ from typing import Optional, Tuple
 import torch
 
 
+def seeded_generator(seed: int, cpu_tensor: torch.Tensor) -> torch.Generator:
+    """A generator on ``cpu_tensor``'s device (the CPU) seeded ``seed``, for scripted code.
+
+    The device is read from a tensor on purpose: ``torch.Generator(device=torch.device("cpu"))`` is a constant
+    that TorchScript folds into one generator object of the graph, and a saved and loaded module gets two
+    copies of it, one seeded and one drawn from, so its draws no longer follow the seed."""
+    generator = torch.Generator(device=cpu_tensor.device)
+    generator.manual_seed(seed)
+    return generator
+
+
 def centred(P: torch.Tensor, residue_mask: torch.Tensor) -> torch.Tensor:
     """Per-residue vectors P (B, N, 3) minus their mean over the real residues of each protein; zero on padding."""
     weight = residue_mask.unsqueeze(-1).to(P.dtype)
