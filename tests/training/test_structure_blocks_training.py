@@ -1,5 +1,6 @@
 """``python -m openmm_equijump.train --method structure`` then ``--method blocks --pretrained``: tiny real runs on
-the shipped chignolin MD; the blocks run keeps the pretrained network frozen and samples windows."""
+the shipped chignolin MD; the blocks run keeps the pretrained network frozen, resumes exactly and samples
+windows."""
 from pathlib import Path
 
 import pytest
@@ -53,11 +54,15 @@ def test_a_structure_run_measures_its_scale_and_samples_structures(structure_run
     assert x.shape == (1, 10, 14, 3) and torch.isfinite(x).all()
 
 
-def test_a_blocks_run_trains_temporal_layers_around_the_frozen_structure_network(structure_run, data_flags,
+def test_a_blocks_run_trains_temporal_layers_around_the_frozen_structure_network_and_resumes_exactly(structure_run, data_flags,
                                                                                  tmp_path, capsys):
-    out = tmp_path / "blocks"
-    assert main(data_flags + ["--method", "blocks", "--pretrained", str(structure_run), "--task", "forward",
-                              "--frames", "4", "--lag-ps", "10", "--steps", "3", "--out", str(out)]) == 0
+    config = tmp_path / "blocks.yaml"  # a decay the lengths of both runs share, for the exact resume below
+    config.write_text(yaml.safe_dump({"validation_pairs": 4, "validate_every": 2, "checkpoint_every": 2,
+                                      "lr_decay_steps": 10}))
+    flags = data_flags + ["--method", "blocks", "--pretrained", str(structure_run), "--task", "forward", "--frames",
+                          "4", "--lag-ps", "10", "--config", str(config)]
+    out, part = tmp_path / "blocks", tmp_path / "part"
+    assert main(flags + ["--steps", "4", "--out", str(out)]) == 0
     assert "training windows" in capsys.readouterr().out
     stored = load_checkpoint(out)["config"]
     pretrained = load_checkpoint(structure_run)
@@ -69,6 +74,9 @@ def test_a_blocks_run_trains_temporal_layers_around_the_frozen_structure_network
         assert torch.equal(weights[f"structure.{name}"], value)
     assert any(not torch.equal(weights[name], torch.zeros_like(weights[name]))
                for name in weights if name.endswith("mix_logit"))  # alphas left 0.5: the temporal layers trained
+    assert main(flags + ["--steps", "2", "--out", str(part)]) == 0  # a resumed blocks run continues exactly
+    assert main(["--out", str(part), "--resume", "--steps", "4", "--no-progress"]) == 0
+    assert read_losses(part) == read_losses(out)
     model, _ = load_trained_model(out)
     assert isinstance(model, WindowModel)
     start = torch.randn(1, 4, 10, 14, 3)
