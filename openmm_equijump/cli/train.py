@@ -18,6 +18,7 @@ from typing import Optional, Sequence
 from ..config import config_from_dict, config_to_dict
 from ..errors import ConfigError
 from ..model.checkpoint import load_checkpoint
+from ..model.blocks import TASKS, BlocksConfig
 from ..model.walkjump import WalkJumpConfig
 from ..training.config import MEASURED, METHODS, DatasetConfig, TrainConfig, load_train_config
 from ..training.loop import train
@@ -27,9 +28,9 @@ from . import ArgumentParser, add_config_flag, add_temperature_flag, command
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = ArgumentParser(
         prog="python -m openmm_equijump.train",
-        description="Train an EquiJump model (learned jumps of --lag-ps), a walk-jump denoiser (--method walk-jump) "
-                    "or a DiffMD model (--method diffmd) "
-                    "on molecular dynamics trajectories.")
+        description="Train an EquiJump model (learned jumps of --lag-ps), a walk-jump denoiser (--method walk-jump), "
+                    "a DiffMD model (--method diffmd), a structure diffusion model (--method structure) or blocks "
+                    "of frames around one (--method blocks) on molecular dynamics trajectories.")
     parser.add_argument("--topology", help="topology of --trajectories (PDB, PSF, GRO, prmtop, ...)")
     parser.add_argument("--trajectories", nargs="+", metavar="FILE", help="DCD, XTC, TRR, NetCDF, HDF5, ...")
     parser.add_argument("--dataset", nargs="+", action="append", metavar=("TOPOLOGY", "TRAJECTORY"),
@@ -39,7 +40,14 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--method", choices=METHODS,
                         help="equijump (default): jumps of --lag-ps; walk-jump: JAMUN's denoiser of single frames "
                              "at noise --sigma-A (no lag); diffmd: DiffMD's score diffusion from the previous frame "
-                             "(jumps of --lag-ps, windows of two earlier frames; settings under diffmd: in --config)")
+                             "(jumps of --lag-ps, windows of two earlier frames; settings under diffmd: in --config); "
+                             "structure: a diffusion model of single frames (no lag; settings under structure:); "
+                             "blocks: windows of --frames frames --lag-ps apart around the frozen network of the "
+                             "structure run --pretrained (settings under blocks:)")
+    parser.add_argument("--pretrained", metavar="RUN", help="blocks: the folder of a --method structure run")
+    parser.add_argument("--task", choices=TASKS,
+                        help=f"blocks: which frames of a window are given (default {BlocksConfig.task})")
+    parser.add_argument("--frames", type=int, help=f"blocks: frames per window (default {BlocksConfig.frames})")
     parser.add_argument("--sigma-A", type=float, dest="sigma_A",
                         help=f"walk-jump noise level in Angstrom (default {WalkJumpConfig.sigma_A})")
     parser.add_argument("--lag-ps", type=float, help="jump length in ps (default 100)")
@@ -91,8 +99,19 @@ def config_from_args(args: argparse.Namespace, with_data: bool = True) -> TrainC
         flags["cluster_sampling"] = True
     if args.sigma_A is not None:
         flags["walk_jump"] = replace(config.walk_jump, sigma_A=args.sigma_A)
+    blocks = blocks_flags(args)
+    if blocks:
+        flags["blocks"] = replace(config.blocks, **blocks)
     # replace() checks the flags' values as the constructor checks the YAML's (--batch-size 0 is refused)
     return replace(config, datasets=config.datasets + command_line, **flags)
+
+
+def blocks_flags(args: argparse.Namespace) -> dict:
+    """The ``BlocksConfig`` settings given by flag (--pretrained as an absolute path)."""
+    blocks = {name: getattr(args, name) for name in ("task", "frames") if getattr(args, name) is not None}
+    if args.pretrained is not None:
+        blocks["pretrained"] = str(Path(args.pretrained).resolve())
+    return blocks
 
 
 def resumed_config(args: argparse.Namespace, config: TrainConfig) -> TrainConfig:
@@ -107,6 +126,8 @@ def resumed_config(args: argparse.Namespace, config: TrainConfig) -> TrainConfig
         requested["cluster_sampling"] = True
     if args.sigma_A is not None:
         requested["walk_jump"] = {**config_to_dict(stored)["walk_jump"], "sigma_A": args.sigma_A}
+    if blocks_flags(args):
+        requested["blocks"] = {**requested.get("blocks", config_to_dict(stored)["blocks"]), **blocks_flags(args)}
     stored_values = config_to_dict(stored)
     for section, measured in MEASURED:  # measured by the run, never requested
         for name in measured:

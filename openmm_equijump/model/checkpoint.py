@@ -29,6 +29,8 @@ from .transports import TransportConfig
 from .diffmd import DiffMDModel
 from .transports.diffmd import DiffMDConfig
 from .walkjump import WalkJumpConfig, WalkJumpModel
+from .structure import StructureDiffusionConfig, StructureModel
+from .blocks import BlocksConfig, WindowModel
 
 CHECKPOINT_FORMAT_VERSION = 1
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -98,8 +100,16 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 def make_model(method: str, model: ModelConfig, transport: TransportConfig, walk_jump: WalkJumpConfig,
-               diffmd: DiffMDConfig) -> EquiJumpModel | WalkJumpModel | DiffMDModel:
-    """A new model of a run's ``method`` ("equijump", "walk-jump" or "diffmd"; ``training.config.TrainConfig``)."""
+               diffmd: DiffMDConfig, structure: StructureDiffusionConfig | None = None,
+               blocks: BlocksConfig | None = None
+               ) -> EquiJumpModel | WalkJumpModel | DiffMDModel | StructureModel | WindowModel:
+    """A new model of a run's ``method`` ("equijump", "walk-jump", "diffmd", "structure" or "blocks";
+    ``training.config.TrainConfig``)."""
+    if method in ("structure", "blocks"):
+        structure = structure if structure is not None else StructureDiffusionConfig()
+        if method == "structure":
+            return StructureModel(model, structure)
+        return WindowModel(model, structure, blocks if blocks is not None else BlocksConfig())
     if method == "walk-jump":
         return WalkJumpModel(model, walk_jump)
     if method == "diffmd":
@@ -111,7 +121,8 @@ def trained_model(checkpoint: dict[str, Any], path: str | Path) -> EquiJumpModel
     """The model of a loaded checkpoint with its weights (train mode); ``path`` names the checkpoint in errors.
 
     Reads only the ``method``, ``model``, ``transport`` (or, in older checkpoints, ``interpolant``),
-    ``walk_jump`` and ``diffmd`` of the stored run config: rebuilding a model needs nothing of the trainer.
+    ``walk_jump``, ``diffmd``, ``structure`` and ``blocks`` of the stored run config: rebuilding a model needs
+    nothing of the trainer.
     """
     config = checkpoint["config"]
     transport = config.get("transport", config.get("interpolant", {}))
@@ -119,7 +130,10 @@ def trained_model(checkpoint: dict[str, Any], path: str | Path) -> EquiJumpModel
                        config_from_dict(ModelConfig, config.get("model", {}), where=f"{path}: model"),
                        config_from_dict(TransportConfig, transport, where=f"{path}: transport"),
                        config_from_dict(WalkJumpConfig, config.get("walk_jump", {}), where=f"{path}: walk_jump"),
-                       config_from_dict(DiffMDConfig, config.get("diffmd", {}), where=f"{path}: diffmd"))
+                       config_from_dict(DiffMDConfig, config.get("diffmd", {}), where=f"{path}: diffmd"),
+                       config_from_dict(StructureDiffusionConfig, config.get("structure", {}),
+                                        where=f"{path}: structure"),
+                       config_from_dict(BlocksConfig, config.get("blocks", {}), where=f"{path}: blocks"))
     missing, unexpected = model.load_state_dict(checkpoint["model"], strict=False)
     if missing or unexpected:
         written_by = checkpoint.get("versions", {}).get("openmm_equijump", "unknown")

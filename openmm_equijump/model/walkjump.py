@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple, Union
 
 import torch
 
@@ -107,6 +107,28 @@ def centred_noise(weight: torch.Tensor, generator: Optional[torch.Generator]) ->
     return (Z - atom_centroid(Z, weight)) * weight
 
 
+def centred_input(Y: torch.Tensor, mask: torch.Tensor, residue_mask: torch.Tensor
+                  ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What a denoiser's network reads of noisy heavy atoms Y (B, N, 14, 3): (weight (B, N, 14, 1), centre
+    (B, 1, 1, 3) the heavy-atom centroid, Yc = Y - centre (B, N, 14, 3) zero on padding, and Yc as the cloud
+    P (B, N, 3), V (B, N, 13, 3))."""
+    weight = atom_mask(mask, residue_mask).unsqueeze(-1).to(Y.dtype)
+    centre = atom_centroid(Y, weight)
+    Yc = (Y - centre) * weight
+    P, V = atoms_to_cloud(Yc, mask)
+    return weight, centre, Yc, P, V
+
+
+def preconditioned_output(centre: torch.Tensor, Yc: torch.Tensor, F_P: torch.Tensor, F_V: torch.Tensor,
+                          c_skip: torch.Tensor, c_out: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """x_hat = centre + c_skip Yc + c_out F (B, N, 14, 3) from ``centred_input``'s centre and Yc and the
+    network's ("x1") output cloud F_P (B, N, 3), F_V (B, N, 13, 3), its centroid removed; c_skip, c_out
+    (B, 1, 1, 1), one per structure (module docstring)."""
+    F = cloud_to_atoms(F_P, F_V) * weight
+    F = (F - atom_centroid(F, weight)) * weight
+    return (centre + c_skip * Yc + c_out * F) * weight
+
+
 def mean_squared_distance(X: torch.Tensor, weight: torch.Tensor, radius_A: float) -> float:
     """C (A^2): the mean of |x_i - x_j|^2 over pairs i != j of real heavy atoms closer than ``radius_A``, over
     the frames X (B, N, 14, 3) (JAMUN's ``average_squared_distance`` of its radius graph)."""
@@ -123,24 +145,31 @@ def mean_squared_distance(X: torch.Tensor, weight: torch.Tensor, radius_A: float
 
 
 def denoising_loss(denoise: Callable[[torch.Tensor], torch.Tensor], X: torch.Tensor, weight: torch.Tensor,
-                   noise: torch.Tensor, sigma_A: float, c_out: float, align_noisy: bool,
-                   batch_size: Optional[int] = None) -> Dict[str, torch.Tensor]:
+                   noise: torch.Tensor, sigma_A: Union[float, torch.Tensor], c_out: Union[float, torch.Tensor],
+                   align_noisy: bool, batch_size: Optional[int] = None) -> Dict[str, torch.Tensor]:
     """JAMUN's objective for clean structures X (B, N, 14, 3) (real atoms in ``weight`` (B, N, 14, 1)) and unit
     noise (B, N, 14, 3) (``centred_noise``).
 
-    ``denoise`` maps noisy structures (B, N, 14, 3) to denoised ones. Returns, as means over the batch of one
-    value per structure: 'loss' = |x_hat - x|^2 per real coordinate / c_out^2, 'mse_A2' (the unweighted mean
-    squared error per coordinate) and 'scaled_rmsd' = RMS error / sigma (JAMUN's diagnostic: 1 for the identity,
-    0 for a perfect denoiser). ``batch_size``: that of the whole batch when X holds only some of its rows
-    (``training.distributed``), so that the shares of rows that partition a batch add up to its values.
+    ``denoise`` maps noisy structures (B, N, 14, 3) to denoised ones. ``sigma_A`` and ``c_out``: one value, or
+    one per structure (B,) (a diffusion model's levels, ``model.structure``). Returns, as means over the batch
+    of one value per structure: 'loss' = |x_hat - x|^2 per real coordinate / c_out^2, 'mse_A2' (the
+    unweighted mean squared error per coordinate) and 'scaled_rmsd' = RMS error / sigma (JAMUN's diagnostic:
+    1 for the identity, 0 for a perfect denoiser). ``batch_size``: that of the whole batch when X holds only
+    some of its rows (``training.distributed``), so that the shares of rows that partition a batch add up to
+    its values.
     """
-    Y = X + sigma_A * noise
+    sigma = torch.as_tensor(sigma_A, dtype=X.dtype, device=X.device).reshape(-1)
+    Y = X + sigma.view(-1, 1, 1, 1) * noise
     if align_noisy:
         Y = superpose_atoms(Y, X, weight)
     error = ((denoise(Y) - X) * weight).pow(2).sum((1, 2, 3)) / (3.0 * weight.sum((1, 2, 3)))
     count = float(batch_size if batch_size is not None else X.shape[0])
     mse = error.sum() / count
-    return {"loss": mse / c_out ** 2, "mse_A2": mse, "scaled_rmsd": error.sqrt().sum() / (sigma_A * count)}
+    if isinstance(c_out, torch.Tensor):
+        loss = (error / c_out.pow(2)).sum() / count
+    else:
+        loss = mse / c_out ** 2
+    return {"loss": loss, "mse_A2": mse, "scaled_rmsd": (error.sqrt() / sigma).sum() / count}
 
 
 class WalkJumpModel(torch.nn.Module):
@@ -170,16 +199,13 @@ class WalkJumpModel(torch.nn.Module):
                 ) -> torch.Tensor:
         """x_hat (B, N, 14, 3) of noisy heavy atoms Y (B, N, 14, 3) A; S (B, N), mask (B, N, 13), residue_mask
         (B, N). Same heavy-atom centroid as Y; padded atoms zero."""
-        weight = atom_mask(mask, residue_mask).unsqueeze(-1).to(Y.dtype)
-        centre = atom_centroid(Y, weight)
-        Yc = (Y - centre) * weight
-        P, V = atoms_to_cloud(Yc, mask)
+        weight, centre, Yc, P, V = centred_input(Y, mask, residue_mask)
         h = self.network.condition(P, V, S, mask, residue_mask)
         level = torch.full([Y.shape[0]], self.c_noise, dtype=Y.dtype, device=Y.device)
         out = self.network.run_headers(h, P, V, P, V, level, mask, residue_mask)
-        F = cloud_to_atoms(out["x1_P"], out["x1_V"]) * weight
-        F = (F - atom_centroid(F, weight)) * weight
-        return (centre + self.c_skip * Yc + self.c_out * F) * weight
+        scale = torch.ones([Y.shape[0], 1, 1, 1], dtype=Y.dtype, device=Y.device)
+        return preconditioned_output(centre, Yc, out["x1_P"], out["x1_V"], self.c_skip * scale,
+                                     self.c_out * scale, weight)
 
     def loss(self, batch: PairBatch, generator: Optional[torch.Generator] = None,
              rows: Optional[slice] = None) -> Dict[str, torch.Tensor]:

@@ -2,8 +2,8 @@
 
 In YAML (``--config``): the keys of ``TrainConfig``; ``datasets`` a list of {topology, trajectories, frame_ps,
 name}, with paths relative to the YAML file; ``model`` the ``ModelConfig`` and ``transport`` the
-``TransportConfig`` (``interpolant:``, its old name, is read too), ``walk_jump`` the ``WalkJumpConfig`` and ``diffmd``
-the ``DiffMDConfig``.
+``TransportConfig`` (``interpolant:``, its old name, is read too), ``walk_jump`` the ``WalkJumpConfig``, ``diffmd``
+the ``DiffMDConfig``, ``structure`` the ``StructureDiffusionConfig`` and ``blocks`` the ``BlocksConfig``.
 """
 from __future__ import annotations
 
@@ -17,14 +17,18 @@ from ..model.transports import TransportConfig
 from ..model.diffmd import HISTORY_FRAMES
 from ..model.transports.diffmd import DiffMDConfig
 from ..model.walkjump import WalkJumpConfig
+from ..model.structure import StructureDiffusionConfig
+from ..model.blocks import BlocksConfig
 
 #: What a run trains: "equijump" (the jump X^t -> X^(t + lag)), "walk-jump" (JAMUN's denoiser of single frames),
-#: "diffmd" (DiffMD's score diffusion from X^t, conditioned on earlier frames).
-METHODS = ("equijump", "walk-jump", "diffmd")
+#: "diffmd" (DiffMD's score diffusion from X^t, conditioned on earlier frames), "structure" (a diffusion model of
+#: single frames), "blocks" (windows of frames from a pretrained "structure" run).
+METHODS = ("equijump", "walk-jump", "diffmd", "structure", "blocks")
 
 
 #: (section, fields) of the settings a run measures on its data when it starts, unless they are given.
-MEASURED = (("walk_jump", ("mean_sq_distance_A2",)), ("diffmd", ("unit_A", "accel_threshold_A")))
+MEASURED = (("walk_jump", ("mean_sq_distance_A2",)), ("diffmd", ("unit_A", "accel_threshold_A")),
+            ("structure", ("mean_sq_distance_A2",)))
 
 
 @dataclass
@@ -57,17 +61,23 @@ class TrainConfig:
     default TICA lag of cluster sampling, and ``transport`` and ``start_noise_A`` do not apply); "diffmd" learns
     jumps of ``lag_ps`` with DiffMD's score diffusion (``diffmd``; ``model.diffmd``) on windows of two earlier
     frames (``transport`` and ``start_noise_A`` do not apply). ``lag_ps`` may be as short as the data's frame
-    interval (e.g. 0.02 ps, DiffMD's regime).
+    interval (e.g. 0.02 ps, DiffMD's regime). "structure" trains a diffusion model of single frames
+    (``structure``; ``model.structure``; no lag, as "walk-jump"); "blocks" trains the temporal layers of
+    ``model.blocks`` on windows of ``blocks.frames`` frames ``lag_ps`` apart, around the frozen network of the
+    "structure" run ``blocks.pretrained`` (whose ``model`` and ``structure`` settings it takes).
     """
 
     @property
     def pair_lag_ps(self) -> float:
         """The lag of the training examples: ``lag_ps``, or 0 (single frames) for the walk-jump denoiser."""
-        return 0.0 if self.method == "walk-jump" else self.lag_ps
+        return 0.0 if self.method in ("walk-jump", "structure") else self.lag_ps
 
     @property
     def history_frames(self) -> int:
-        """Frames before X^t that every training example carries (DiffMD's windows; 0 for the others)."""
+        """Frames before X^t that every training example carries (DiffMD's and the blocks' windows; 0 for the
+        others)."""
+        if self.method == "blocks":
+            return self.blocks.frames - 2
         return HISTORY_FRAMES if self.method == "diffmd" else 0
 
     datasets: list[DatasetConfig] = field(default_factory=list, metadata={"items": DatasetConfig})
@@ -94,6 +104,8 @@ class TrainConfig:
     transport: TransportConfig = field(default_factory=TransportConfig, metadata={"aliases": ("interpolant",)})
     walk_jump: WalkJumpConfig = field(default_factory=WalkJumpConfig)
     diffmd: DiffMDConfig = field(default_factory=DiffMDConfig)
+    structure: StructureDiffusionConfig = field(default_factory=StructureDiffusionConfig)
+    blocks: BlocksConfig = field(default_factory=BlocksConfig)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -102,6 +114,9 @@ class TrainConfig:
                                          "n_tics", "lr_decay_steps"),
                      positive=("lag_ps", "temperature_K", "lr", "grad_clip_norm", "tica_lag_ps"),
                      non_negative=("lr_final", "validation_pairs", "start_noise_A"))
+        if self.method == "blocks" and not self.blocks.pretrained:
+            raise ConfigError("TrainConfig.method='blocks' needs blocks.pretrained: the folder of a --method structure "
+                              "run (--pretrained RUN)")
         if not 0 <= self.validation_fraction < 1:
             raise ConfigError(f"TrainConfig.validation_fraction must be in [0, 1), got {self.validation_fraction}")
 

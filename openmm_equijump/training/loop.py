@@ -30,6 +30,7 @@ from ..model.checkpoint import (CHECKPOINT_NAME, CONFIG_NAME, RESUME_KEYS, Check
                                 make_model, package_versions, save_checkpoint, trained_model)
 from ..model.network import EquiJumpModel
 from ..model.diffmd import measure_diffmd_scales
+from ..model.structure import StructureModel
 from ..model.walkjump import atom_mask, cloud_to_atoms, mean_squared_distance
 from ..protein.covalent import covalent_geometry
 from ..protein.vocabulary import VOCABULARY
@@ -226,25 +227,39 @@ class TrainingState:
 
 
 def measure_data_scale(config: TrainConfig, data: TrainingData) -> None:
-    """Set the scales a run measures on 64 (walk-jump) or 512 (DiffMD) training examples spread evenly over the
-    data, once, when it starts (they are then part of the run's config): the walk-jump denoiser's C
-    (``WalkJumpConfig.mean_sq_distance_A2``), DiffMD's u and abar (``DiffMDConfig.unit_A``,
-    ``accel_threshold_A``; ``model.diffmd.measure_diffmd_scales``). Settings given in the config are kept."""
-    if config.method == "walk-jump" and config.walk_jump.mean_sq_distance_A2 is None:
+    """Set the scales a run measures on 64 (walk-jump, structure) or 512 (DiffMD) training examples spread evenly
+    over the data, once, when it starts (they are then part of the run's config): the denoisers' C
+    (``WalkJumpConfig.mean_sq_distance_A2``, ``StructureDiffusionConfig.mean_sq_distance_A2``), DiffMD's u and abar
+    (``DiffMDConfig.unit_A``, ``accel_threshold_A``; ``model.diffmd.measure_diffmd_scales``). Settings given in
+    the config are kept."""
+    denoiser = {"walk-jump": config.walk_jump, "structure": config.structure}.get(config.method)
+    if denoiser is not None and denoiser.mean_sq_distance_A2 is None:
         batch = data.train_pairs.batch(evenly_spaced(len(data.train_pairs), 64))
         weight = atom_mask(batch.mask, batch.residue_mask).unsqueeze(-1).double()
-        config.walk_jump.mean_sq_distance_A2 = mean_squared_distance(
-            cloud_to_atoms(batch.P0, batch.V0).double(), weight, config.walk_jump.radius_A)
+        denoiser.mean_sq_distance_A2 = mean_squared_distance(
+            cloud_to_atoms(batch.P0, batch.V0).double(), weight, denoiser.radius_A)
     if config.method == "diffmd":
         unit, threshold = measure_diffmd_scales(data.train_pairs.batch(evenly_spaced(len(data.train_pairs), 512)))
         config.diffmd.unit_A = config.diffmd.unit_A or unit
         config.diffmd.accel_threshold_A = config.diffmd.accel_threshold_A or threshold
 
 
+def pretrained_structure(config: TrainConfig) -> StructureModel:
+    """The trained model of the "structure" run ``config.blocks.pretrained``, whose ``model`` and ``structure``
+    settings ``config`` (a new "blocks" run) takes."""
+    model, run = load_trained_model(config.blocks.pretrained)
+    if run.method != "structure":
+        raise ConfigError(f"blocks.pretrained={config.blocks.pretrained!r} is a --method {run.method} run; the blocks "
+                          "need the network of a --method structure run")
+    config.model, config.structure = run.model, run.structure
+    return model
+
+
 def new_state(config: TrainConfig, device: torch.device) -> TrainingState:
     """Freshly initialized weights, optimizer and generators, all seeded from ``config.seed``."""
     torch.manual_seed(config.seed)
-    model = make_model(config.method, config.model, config.transport, config.walk_jump, config.diffmd).to(device)
+    model = make_model(config.method, config.model, config.transport, config.walk_jump, config.diffmd,
+                       config.structure, config.blocks).to(device)
     return TrainingState(model, torch.optim.Adam(model.parameters(), lr=config.lr),
                          torch.Generator().manual_seed(config.seed),
                          torch.Generator(device).manual_seed(config.seed + 1))
@@ -257,6 +272,19 @@ def print_data_scales(state: TrainingState, config: TrainConfig, data: TrainingD
         print(f"training frames: {len(data.train_pairs)}; noise sigma {c.sigma_A:g} A; data scale C = "
               f"{c.mean_sq_distance_A2:.1f} A^2 (heavy atoms within {c.radius_A:g} A); c_skip "
               f"{state.model.c_skip:.3f}, c_out {state.model.c_out:.3f} A")
+        return
+    if config.method == "structure":
+        c, sigma = config.structure, state.model.sigma
+        print(f"training frames: {len(data.train_pairs)}; {c.levels} noise levels, sigma {float(sigma[1]):.3g} .. "
+              f"{float(sigma[-1]):.4g} A; data scale C = {c.mean_sq_distance_A2:.1f} A^2 (heavy atoms within "
+              f"{c.radius_A:g} A)")
+        return
+    if config.method == "blocks":
+        c = config.blocks
+        trained = sum(p.numel() for p in state.model.parameters() if p.requires_grad)
+        frozen = sum(p.numel() for p in state.model.structure.parameters())
+        print(f"training windows: {len(data.train_pairs)} of {c.frames} frames {config.lag_ps:g} ps apart; task "
+              f"{c.task}; {trained} trained parameters around {frozen} frozen ones of {c.pretrained}")
         return
     if config.method == "diffmd":
         c = config.diffmd
@@ -341,10 +369,13 @@ def _train(config: TrainConfig, out_dir: Path, world: World, device: torch.devic
             raise CheckpointError(f"{out_dir / CHECKPOINT_NAME} lacks {', '.join(missing)}: it cannot be resumed (a "
                                   "shipped model.pt keeps the weights only); start a new run in another --out")
         check_resumable(config, checkpoint["config"], out_dir)
+    pretrained = pretrained_structure(config) if config.method == "blocks" and checkpoint is None else None
     data = prepare_data(config, out_dir / FRAMES_CACHE_NAME, world)
     measure_data_scale(config, data)
     out_dir.mkdir(parents=True, exist_ok=True)  # only now (or by the frame cache): the inputs are known to work
     state = new_state(config, device)
+    if pretrained is not None:
+        state.model.structure.load_state_dict(pretrained.state_dict())
     if checkpoint is None:
         if world.is_main:
             print_data_scales(state, config, data, device)

@@ -14,6 +14,8 @@ Modules, one concept each:
     EquivariantLayerNorm    layer norm of scalars, RMS norm of vectors
     DeepNet                 initial self-interaction, L blocks, linear over the block outputs, final one
     EquiJumpNetwork         conditioner + a pair of headers (P, V) per predicted quantity
+    TemporalAttention       each node attends over the frames of its window; TemporalBlock [ET, ES, ET]
+    TemporalNetwork         a pretrained network's DeepNets run on windows, temporal blocks mixed in by alpha
 """
 from .irreps import hidden_irreps, split_hidden, join_hidden
 from .graph import NeighbourGraph
@@ -22,9 +24,11 @@ from .convolution import SpatialConvolution
 from .norm import EquivariantLayerNorm
 from .deepnet import DeepNet, Block
 from .network import EquiJumpNetwork, tau_embedding
+from .temporal import TemporalAttention, TemporalBlock
+from .interpolator import InterpolatedDeepNet, TemporalNetwork
 
 __all__ = [
     "hidden_irreps", "split_hidden", "join_hidden", "NeighbourGraph", "SelfInteraction",
     "SpatialConvolution", "EquivariantLayerNorm", "DeepNet", "Block", "EquiJumpNetwork",
-    "tau_embedding",
+    "tau_embedding", "TemporalAttention", "TemporalBlock", "InterpolatedDeepNet", "TemporalNetwork",
 ]

@@ -1,4 +1,6 @@
 """The EquiJump deep network: self-interaction, L blocks, aggregation, self-interaction."""
+from typing import List
+
 import torch
 from e3nn import o3
 from e3nn.util.jit import compile_mode
@@ -56,5 +58,10 @@ class DeepNet(torch.nn.Module):
         for block in self.blocks:
             h = block(h, index, valid, radial, sh)
             outputs.append(h)
+        return self.finish(outputs, residue_mask)
+
+    @torch.jit.export
+    def finish(self, outputs: List[torch.Tensor], residue_mask: torch.Tensor) -> torch.Tensor:
+        """The output (B, N, irreps_out.dim) from the L block outputs H^1 .. H^L, zero on padded residues."""
         out = self.final(self.aggregate(torch.cat(outputs, dim=-1)))
         return out * residue_mask.unsqueeze(-1).to(out.dtype)

@@ -75,26 +75,48 @@ class EquiJumpNetwork(torch.nn.Module):
     def condition(self, P0: torch.Tensor, V0: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,
                   residue_mask: torch.Tensor) -> torch.Tensor:
         """The embedding of X^t: (B, N, 4H) hidden features."""
-        V0 = V0 * (mask.unsqueeze(-1).to(V0.dtype) * self.input_scale)
-        x = torch.cat([self.residue_embedding(S).to(P0.dtype), V0.flatten(-2)], dim=-1)
         index, valid, radial, sh = self.neighbours(P0, residue_mask)
-        h = self.condition_norm(self.conditioner(x, residue_mask, index, valid, radial, sh))
+        raw = self.conditioner(self.condition_input(P0, V0, S, mask), residue_mask, index, valid, radial, sh)
+        return self.finish_condition(raw, residue_mask)
+
+    @torch.jit.export
+    def condition_input(self, P0: torch.Tensor, V0: torch.Tensor, S: torch.Tensor, mask: torch.Tensor
+                        ) -> torch.Tensor:
+        """The conditioner's node input (B, N, H + 3 n_condition_vectors): residue embedding and scaled vectors."""
+        V0 = V0 * (mask.unsqueeze(-1).to(V0.dtype) * self.input_scale)
+        return torch.cat([self.residue_embedding(S).to(P0.dtype), V0.flatten(-2)], dim=-1)
+
+    @torch.jit.export
+    def finish_condition(self, raw: torch.Tensor, residue_mask: torch.Tensor) -> torch.Tensor:
+        """The conditioner's output (B, N, 4H) layer-normalized and zero on padding: the embedding."""
+        h = self.condition_norm(raw)
         return h * residue_mask.unsqueeze(-1).to(h.dtype)
+
+    @torch.jit.export
+    def header_input(self, h: torch.Tensor, P0: torch.Tensor, V0: torch.Tensor, P_tau: torch.Tensor,
+                     V_tau: torch.Tensor, tau: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The headers' node input (B, N, header irreps): embedding, time, scaled vectors and differences."""
+        B, N = P_tau.shape[0], P_tau.shape[1]
+        scaled = mask.unsqueeze(-1).to(V_tau.dtype) * self.input_scale
+        tau_features = tau_embedding(tau, self.n_tau_frequencies).unsqueeze(1).expand(B, N, -1)
+        return torch.cat([h, tau_features, (V_tau * scaled).flatten(-2), ((V_tau - V0) * scaled).flatten(-2),
+                          (P_tau - P0) * self.input_scale], dim=-1)
 
     @torch.jit.export
     def run_headers(self, h: torch.Tensor, P0: torch.Tensor, V0: torch.Tensor, P_tau: torch.Tensor, V_tau: torch.Tensor,
               tau: torch.Tensor, mask: torch.Tensor, residue_mask: torch.Tensor
               ) -> Dict[str, torch.Tensor]:
         """Raw header outputs by header name: <name>_P (B, N, 3) and <name>_V (B, N, 13, 3), zero on padding."""
-        B, N = P_tau.shape[0], P_tau.shape[1]
-        vmask = mask.unsqueeze(-1).to(V_tau.dtype)
-        scaled = vmask * self.input_scale
-        tau_features = tau_embedding(tau, self.n_tau_frequencies).unsqueeze(1).expand(B, N, -1)
-        x = torch.cat([h, tau_features, (V_tau * scaled).flatten(-2), ((V_tau - V0) * scaled).flatten(-2),
-                       (P_tau - P0) * self.input_scale], dim=-1)
+        x = self.header_input(h, P0, V0, P_tau, V_tau, tau, mask)
         index, valid, radial, sh = self.neighbours(P_tau, residue_mask)
         out: Dict[str, torch.Tensor] = {}
         for name, header in self.headers.items():
-            y = header(x, residue_mask, index, valid, radial, sh)
-            out[name] = y.reshape(B, N, -1, 3) * vmask if name.endswith("_V") else y
+            out[name] = self.header_output(name, header(x, residue_mask, index, valid, radial, sh), mask)
         return out
+
+    @torch.jit.export
+    def header_output(self, name: str, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Header ``name``'s flat output (B, N, 3 k) as <name>_P (B, N, 3) or <name>_V (B, N, 13, 3)."""
+        if name.endswith("_V"):
+            return y.reshape(y.shape[0], y.shape[1], -1, 3) * mask.unsqueeze(-1).to(y.dtype)
+        return y

@@ -1,0 +1,48 @@
+"""DDPM's ancestral sampler written on the variance-exploding levels y = x + sigma_tau eps
+(``model.structure``), for any denoiser x_hat(y, tau): single structures and windows of frames alike.
+
+From the prior y ~ N(0, (u^2 + sigma_top^2) I) (DDPM's x_T ~ N(0, I) divided by sqrt(abar_T)), each step from
+level t to the next lower level s draws from the posterior of the forward chain given x = x_hat(y, t):
+    r = sigma_s^2 / sigma_t^2,    y <- x_hat + r (y - x_hat) + sigma_s sqrt(1 - r) z
+(the ancestral step of DDPM, and of its respaced form when s < t - 1: Nichol & Dhariwal), and the last step,
+to sigma = 0, returns x_hat. z is drawn by the caller (centred per structure: the centroid never moves).
+Frames that are given (a window's conditioning frames) are written back after every step, so they leave the
+sampler exactly as they came in.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, List, Optional, Tuple
+
+import torch
+
+
+def respaced_levels(levels: int, steps: int) -> List[int]:
+    """``steps`` levels from T down to 1, evenly spaced (T first), then 0: the levels a sampler visits."""
+    if steps < 1:
+        raise ValueError(f"the sampler needs steps >= 1, got {steps}")
+    steps = min(steps, levels)
+    chosen = sorted({round(levels - k * (levels - 1) / max(steps - 1, 1)) for k in range(steps)}, reverse=True)
+    return chosen + [0]
+
+
+def ancestral_sample(denoise: Callable[[torch.Tensor, int], torch.Tensor], noise: Callable[[], torch.Tensor],
+                     sigma: List[float], schedule: List[int], unit_A: float,
+                     given: Optional[Tuple[torch.Tensor, torch.Tensor]] = None) -> torch.Tensor:
+    """A sample: ``denoise(y, tau)`` x_hat of the state y at level tau; ``noise()`` a standard draw shaped like
+    the state (Angstrom); ``sigma`` the levels' noise in Angstrom (index tau); ``schedule`` the levels visited,
+    decreasing to 0 (``respaced_levels``); ``unit_A`` u of the prior. ``given``: (values, where) of the state's
+    shape and a bool mask broadcastable to it: those coordinates are held at their values throughout."""
+    y = math.sqrt(unit_A ** 2 + sigma[schedule[0]] ** 2) * noise()
+    if given is not None:
+        y = torch.where(given[1], given[0], y)
+    for t, s in zip(schedule[:-1], schedule[1:]):
+        x_hat = denoise(y, t)
+        if s == 0:
+            y = x_hat
+        else:
+            r = sigma[s] ** 2 / sigma[t] ** 2
+            y = x_hat + r * (y - x_hat) + sigma[s] * math.sqrt(1.0 - r) * noise()
+        if given is not None:
+            y = torch.where(given[1], given[0], y)
+    return y
