@@ -37,7 +37,7 @@ from .ancestral import ancestral_sample, respaced_levels
 from .batch import PairBatch
 from .nn import EquiJumpNetwork
 from .walkjump import (atom_centroid, atom_mask, centred_input, centred_noise, cloud_to_atoms, denoising_loss,
-                       preconditioned_output)
+                       preconditioned_output, preconditioning)
 from ..protein.vocabulary import N_SLOTS
 
 
@@ -92,12 +92,12 @@ class StructureModel(torch.nn.Module):
         self.levels = int(config.levels)
         self.data_scale = float(config.mean_sq_distance_A2)
         sigma = noise_levels(config)
-        total = self.data_scale + 6.0 * sigma ** 2  # C + 2 D sigma^2, D = 3
+        c_in, c_skip, c_out = preconditioning(sigma, self.data_scale)
         # float64 tables, cast on use: c_out spans 0 .. sqrt(C) and c_in sqrt(C) 1 .. 0.03
         self.register_buffer("sigma", sigma, persistent=False)
-        self.register_buffer("c_skip", self.data_scale / total, persistent=False)
-        self.register_buffer("c_out", (self.data_scale * 6.0 * sigma ** 2 / total).sqrt(), persistent=False)
-        self.register_buffer("input_scale", (self.data_scale / total).sqrt(), persistent=False)
+        self.register_buffer("c_skip", c_skip, persistent=False)
+        self.register_buffer("c_out", c_out, persistent=False)
+        self.register_buffer("input_scale", c_in * self.data_scale ** 0.5, persistent=False)
         c = model_config
         self.network = EquiJumpNetwork(c.H, c.conditioner_layers, c.header_layers, c.k_neighbors, c.n_radial,
                                        c.r_max, c.n_residue_types, c.n_tau_frequencies, ("x1",),

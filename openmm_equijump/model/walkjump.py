@@ -61,11 +61,12 @@ class WalkJumpConfig:
         check_ranges(self, positive=("sigma_A", "mean_sq_distance_A2", "radius_A"))
 
 
-def preconditioning(sigma_A: float, mean_sq_distance_A2: float, dimension: int = 3) -> Tuple[float, float, float]:
-    """(c_in, c_skip, c_out) of the denoiser for noise sigma (A) and data scale C (A^2); see the module docstring."""
+def preconditioning(sigma_A, mean_sq_distance_A2: float, dimension: int = 3):
+    """(c_in, c_skip, c_out) of the denoiser for noise sigma (A; a float, or a tensor of levels) and data scale C
+    (A^2); see the module docstring."""
     noise = 2.0 * dimension * sigma_A ** 2
     total = mean_sq_distance_A2 + noise
-    return 1.0 / math.sqrt(total), mean_sq_distance_A2 / total, math.sqrt(mean_sq_distance_A2 * noise / total)
+    return total ** -0.5, mean_sq_distance_A2 / total, (mean_sq_distance_A2 * noise / total) ** 0.5
 
 
 def cloud_to_atoms(P: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
