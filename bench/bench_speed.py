@@ -51,7 +51,7 @@ def worker(args) -> None:
     import torch
     from openmm.app import PDBFile
 
-    torch.set_num_threads(args.threads or os.cpu_count())
+    torch.set_num_threads(THREAD_SETTINGS[args.threads[0]]["threads"] or os.cpu_count())
     start = np.asarray(PDBFile(args.pdb).getPositions(asNumpy=True)._value, dtype=np.float32)
     result = {}
     for latent_steps in args.latent_steps:
@@ -76,7 +76,7 @@ def run_setting(fmt: str, setting: str, args) -> dict | None:
     env = {**os.environ, **THREAD_SETTINGS[setting]["env"]}
     threads = THREAD_SETTINGS[setting]["threads"]
     env["OMP_NUM_THREADS"] = str(threads or os.cpu_count())
-    command = [sys.executable, __file__, "--worker", "--format", fmt, "--threads", str(threads), "--pdb", args.pdb,
+    command = [sys.executable, __file__, "--worker", "--format", fmt, "--threads", setting, "--pdb", args.pdb,
                "--repeats", str(args.repeats), "--latent-steps", *map(str, args.latent_steps),
                "--batch-sizes", *map(str, args.batch_sizes)]
     if args.cache_dir:
@@ -85,6 +85,8 @@ def run_setting(fmt: str, setting: str, args) -> dict | None:
         out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=args.timeout_s, check=True)
     except subprocess.TimeoutExpired:
         return None
+    except subprocess.CalledProcessError as error:
+        raise SystemExit(f"the {fmt} worker with threads {setting!r} failed:\n{error.stderr}") from error
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -122,7 +124,6 @@ def main() -> None:
     parser.add_argument("--format", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        args.threads = int(args.threads[0])
         return worker(args)
 
     if "compiled" in args.formats:

@@ -85,8 +85,14 @@ def window_atoms(batch: PairBatch, frames: int) -> torch.Tensor:
         V = [batch.V_history[:, k] for k in range(frames - 3, -1, -1)] + V
     residue_mask = batch.residue_mask
     weight = atom_mask(batch.mask & residue_mask.unsqueeze(-1), residue_mask).unsqueeze(-1).to(batch.P0.dtype)
-    X = [(cloud_to_atoms(p, v) - atom_centroid(cloud_to_atoms(p, v) * weight, weight)) * weight for p, v in zip(P, V)]
-    return torch.stack([X[0]] + [superpose_atoms(x, X[0], weight) for x in X[1:]], dim=1)
+    return aligned_window(torch.stack([cloud_to_atoms(p, v) for p, v in zip(P, V)], dim=1), weight)
+
+
+def aligned_window(X: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Frames X (B, T, N, 14, 3) each centred on its heavy-atom centroid and superposed onto the first (the
+    windows the model is trained on); weight (B, N, 14, 1) 1 on real atoms; padding zero."""
+    frames = [(X[:, t] - atom_centroid(X[:, t] * weight, weight)) * weight for t in range(X.shape[1])]
+    return torch.stack([frames[0]] + [superpose_atoms(x, frames[0], weight) for x in frames[1:]], dim=1)
 
 
 class WindowModel(torch.nn.Module):
@@ -159,8 +165,9 @@ class WindowModel(torch.nn.Module):
                residue_mask: torch.Tensor, steps: int = 100, generator: Optional[torch.Generator] = None
                ) -> torch.Tensor:
         """Windows (B, T, N, 14, 3) Angstrom by ancestral sampling on ``steps`` levels. ``given_frames``
-        (B, T, N, 14, 3): the values of the task's given frames (others ignored; None for "unconditional"),
-        returned unchanged; every frame centred on its heavy-atom centroid."""
+        (B, T, N, 14, 3): the values of the task's given frames (others ignored; None for "unconditional"); they
+        are centred and superposed onto the first frame as in training (``aligned_window``) and returned so;
+        every frame is centred on its heavy-atom centroid."""
         T = self.frames
         B = S.shape[0]
         weight = atom_mask(mask, residue_mask).unsqueeze(-1).to(self.structure.dtype())
@@ -171,7 +178,7 @@ class WindowModel(torch.nn.Module):
             if given_frames is None or tuple(given_frames.shape) != shape:
                 raise ValueError(f"the {self.blocks_config.task} task needs given_frames of shape {shape}, got "
                                  f"{None if given_frames is None else tuple(given_frames.shape)}")
-            given = (given_frames.to(weight.dtype), self.given.view(1, T, 1, 1, 1))
+            given = (aligned_window(given_frames.to(weight.dtype), weight), self.given.view(1, T, 1, 1, 1))
 
         def denoise(Y: torch.Tensor, level: int) -> torch.Tensor:
             return self.denoise(Y, torch.full([B], level, dtype=torch.int64, device=Y.device), S, mask, residue_mask)

@@ -7,8 +7,9 @@ TorchScript, so the jump module is scripted and saved as usual and runs wherever
 loaded: in the C++ plugin (``EquiJumpIntegrator``) and in Python (``runtime.replicas``). The packages are built
 for one protein's residues when the network is made (the batch dimension is dynamic: any number of replicas)
 and kept in ``cache_dir`` under a key of what they compile: the weights, the sources of
-``openmm_equijump.model``, the torch and e3nn versions, the residue types and the CPU's vector instruction set
-(a package is native code for one kind of CPU, and so is a jump module that holds packages). Compiling takes
+``openmm_equijump.model``, the torch and e3nn versions, the compile options, the shapes (the residue count) and
+the CPU's vector instruction set (a package is native code for one kind of CPU, and so is a jump module that holds
+packages: ``check_cpu`` refuses one made for another kind). The packages take CPU float32 positions only. Compiling takes
 minutes of one core; a cached package loads in a second. The compiled kernels use as many OpenMP threads as
 the process is set to at run time (``torch.set_num_threads``, the plugin's ``Threads``).
 """
@@ -88,10 +89,13 @@ def compile_package(module: nn.Module, args: Tuple[torch.Tensor, ...], path: Pat
             program = torch.export.export(module, args, dynamic_shapes=[{0: replicas}] * len(args))
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f"{path.stem}.partial-{os.getpid()}.pt2")
-        # written aside and renamed: a concurrent or interrupted compile never leaves a half package behind
-        torch._inductor.aoti_compile_and_package(program, package_path=str(partial),
-                                                 inductor_configs=dict(COMPILE_OPTIONS))
-        partial.replace(path)
+        # written aside and renamed: a concurrent or failed compile never leaves a half package behind
+        try:
+            torch._inductor.aoti_compile_and_package(program, package_path=str(partial),
+                                                     inductor_configs=dict(COMPILE_OPTIONS))
+            partial.replace(path)
+        finally:
+            partial.unlink(missing_ok=True)
     return path
 
 
@@ -101,6 +105,7 @@ class CompiledNetwork(nn.Module):
     ``protein.topology.ProteinBinding``'s); ``transport`` and ``transport_config`` are the model's. Scriptable."""
 
     header_names: List[str]
+    cpu_isa: str
 
     def __init__(self, model: EquiJumpModel, residue_types: torch.Tensor, mask: torch.Tensor,
                  cache_dir: Optional[Union[str, Path]] = None):
@@ -111,7 +116,8 @@ class CompiledNetwork(nn.Module):
         self.transport = model.transport
         self.transport_config = model.transport_config
         cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        key = "\n".join((_weights_digest(model), _source_digest(), _cpu_isa(), str(sorted(COMPILE_OPTIONS.items())),
+        self.cpu_isa = _cpu_isa()
+        key = "\n".join((_weights_digest(model), _source_digest(), self.cpu_isa, str(sorted(COMPILE_OPTIONS.items())),
                          str(tuple(mask.shape))))
         condition_args, header_args = _example_inputs(model, residue_types, mask)
         self.condition_package = torch.classes.equijump.CompiledPackage(
@@ -125,6 +131,11 @@ class CompiledNetwork(nn.Module):
     def condition(self, P0: torch.Tensor, V0: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,
                   residue_mask: torch.Tensor) -> torch.Tensor:
         """As ``EquiJumpModel.condition``: (B, N, 4H)."""
+        if P0.device.type != "cpu" or P0.dtype != torch.float32:
+            # the packages do not check their inputs: anything else would be undefined behaviour
+            raise RuntimeError("a compiled jump module runs on the CPU with float32 positions, got "
+                               + str(P0.dtype) + " on " + str(P0.device) + ": use device='cpu', or a module "
+                               "loaded without compiled=True")
         return self.condition_package.run([P0.contiguous(), V0.contiguous(), S.contiguous(), mask.contiguous(),
                                            residue_mask.contiguous()])[0]
 
@@ -139,6 +150,16 @@ class CompiledNetwork(nn.Module):
         for i, name in enumerate(self.header_names):
             named[name] = outputs[i]
         return named
+
+
+def check_cpu(module: torch.nn.Module, what: str) -> None:
+    """Refuse a jump module whose compiled packages were built for another kind of CPU (their native code could
+    stop the process with an illegal instruction)."""
+    for submodule in module.modules():
+        isa = getattr(submodule, "cpu_isa", None)
+        if isinstance(isa, str) and isa != _cpu_isa():
+            raise RuntimeError(f"{what} holds a network compiled for {isa} CPUs; this CPU is {_cpu_isa()}: load the "
+                               "model again with load_model(..., compiled=True) on this machine")
 
 
 def _package_path(cache_dir: Path, what: str, key: str) -> Path:

@@ -25,6 +25,7 @@ from ..protein.covalent import CovalentProjection
 from ..protein.hydrogens import HydrogenBuilder
 from ..protein.tensorcloud import TensorCloudMap
 from ..protein.topology import ProteinBinding, bind_topology
+from .compiled import check_cpu
 
 #: Version of the jump-module contract (attributes and forward signature) read by the C++ plugin.
 FORMAT_VERSION = 1
@@ -238,16 +239,23 @@ def load_jump_module(source: Union[str, Path, bytes], map_location: str = "cpu",
                      what: Optional[str] = None) -> torch.jit.ScriptModule:
     """Read a jump module from a file path or from bytes (``what`` names them in errors); a damaged one is
     refused (``verify_archive``)."""
-    from .. import _plugin  # noqa: F401 (defines torch.classes.equijump.CompiledPackage, held by compiled modules)
-
+    try:
+        from .. import _plugin  # noqa: F401 (defines torch.classes.equijump.CompiledPackage, in compiled modules)
+    except ImportError:
+        pass  # a scripted module loads without it; a compiled one then fails to load, naming the class
     fix = "export it again (save_jump_module)"
     if isinstance(source, (bytes, bytearray)):
-        verify_archive(bytes(source), what or f"jump module ({len(source)} bytes)", fix)
-        with _format_warnings_silenced():
-            return torch.jit.load(io.BytesIO(bytes(source)), map_location=map_location)
-    path = Path(source)
-    if not path.is_file():
-        raise FileNotFoundError(f"jump module file not found: {path}")
-    verify_archive(path, f"jump module file {path}", fix)
+        what = what or f"jump module ({len(source)} bytes)"
+        verify_archive(bytes(source), what, fix)
+        source = io.BytesIO(bytes(source))
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"jump module file not found: {path}")
+        what = what or f"jump module file {path}"
+        verify_archive(path, what, fix)
+        source = str(path)
     with _format_warnings_silenced():
-        return torch.jit.load(str(path), map_location=map_location)
+        module = torch.jit.load(source, map_location=map_location)
+    check_cpu(module, what)
+    return module

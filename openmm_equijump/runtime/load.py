@@ -108,6 +108,9 @@ def load_model(name_or_path: Union[str, Path], topology: Topology, *,
         raise ConfigError(f"model {str(name_or_path)!r} does not record the temperature of its training data "
                           "(trained without --temperature-k): give it, in kelvin, with simulate --temperature-k or "
                           "load_model(..., temperature_K=...)")
+    if run.get("method") in ("structure", "blocks"):
+        raise ConfigError(f"model {str(name_or_path)!r} ({run['method']}) has no jump module yet: sample it with "
+                          "training.loop.load_trained_model(...)[0].sample")
     if compiled and run.get("method", "equijump") != "equijump":
         raise ConfigError(f"model {str(name_or_path)!r} ({run['method']}): only EquiJump models can be compiled")
     if run.get("method", "equijump") == "walk-jump":

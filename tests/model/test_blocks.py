@@ -6,7 +6,7 @@ import torch
 
 from openmm_equijump.errors import ConfigError
 from openmm_equijump.model.batch import PairBatch
-from openmm_equijump.model.blocks import BlocksConfig, WindowModel, window_atoms
+from openmm_equijump.model.blocks import BlocksConfig, WindowModel, aligned_window, window_atoms
 from openmm_equijump.model.network import ModelConfig
 from openmm_equijump.model.structure import StructureDiffusionConfig
 from openmm_equijump.model.walkjump import atom_mask, cloud_to_atoms
@@ -70,8 +70,10 @@ def test_given_frames_stay_fixed_through_sampling_and_steer_the_generated_ones(t
     X = X * weight.unsqueeze(1)
     sample = model.sample(X, S, mask, residue_mask, steps=6, generator=torch.Generator().manual_seed(0))
     generated = [t for t in range(T) if t not in given]
+    aligned = aligned_window(X, weight)  # given frames prepared as in training
+    assert torch.allclose(aligned[:, 0], X[:, 0])  # the first frame only centred, and it was already
     for t in given:
-        assert torch.equal(sample[:, t], X[:, t])
+        assert torch.equal(sample[:, t], aligned[:, t])
     assert torch.isfinite(sample).all()
     assert (sample[:, generated] - X[:, generated]).abs().max() > 1e-2
     other = X.clone()

@@ -8,6 +8,7 @@ from openmm import Context, Platform, unit
 from openmm.app import HBonds, ForceField, PDBFile
 
 from openmm_equijump.runtime.export import bind_transition, export_jump_module, jump_module_bytes, load_jump_module
+from openmm_equijump.runtime.compiled import check_cpu
 from openmm_equijump.runtime.integrator import EquiJumpIntegrator
 from openmm_equijump.runtime.load import load_model
 from openmm_equijump.testing import RigidRotation
@@ -29,11 +30,19 @@ def test_bound_transition_runs_unscripted_as_scripted():
     torch.testing.assert_close(y, scripted.jump_replicas(x, [3, 4]), rtol=0, atol=1e-6)
 
 
+def test_a_module_compiled_for_another_cpu_is_refused_by_name():
+    module = torch.nn.Sequential(torch.nn.Module())
+    module[0].cpu_isa = "avx9000"
+    with pytest.raises(RuntimeError, match="holds a network compiled for avx9000 CPUs; this CPU is .*compiled=True"):
+        check_cpu(module, "jump module file x.pt")
+    check_cpu(torch.nn.Linear(2, 2), "a module without packages")
+
+
 def plugin_jump(pdb: PDBFile, module, seed: int) -> np.ndarray:
     """Positions (nm) after one step of the EquiJumpIntegrator running ``module`` (its bytes) in a CPU Context."""
     system = ForceField("amber14-all.xml", "implicit/obc2.xml").createSystem(
         pdb.topology, constraints=HBonds, hydrogenMass=4 * unit.amu)
-    context = Context(system, EquiJumpIntegrator(jump_module_bytes(module), seed=seed),
+    context = Context(system, EquiJumpIntegrator(jump_module_bytes(module), seed=seed, device="cpu"),
                       Platform.getPlatformByName("CPU"), {"Threads": "1"})
     context.setPositions(pdb.positions)
     context.getIntegrator().step(1)
@@ -53,7 +62,7 @@ def test_compiled_jump_is_the_scripted_jump(tmp_path):
         # the plugin's seeds (seed ^ r, r = 0) one replica at a time: the pinned jumps of the scripted module
         single = np.stack([compiled(x, seed)[0].numpy() for seed in seeds])
         np.testing.assert_allclose(single, pinned["jumps"], rtol=0, atol=1e-5)  # 1e-4 A: float32 round-off
-        # a batch of 3 from the package compiled for batch 1 (the batch dimension is dynamic)
+        # a batch of 3 (the batch dimension of the packages is dynamic)
         batch = x.repeat(3, 1, 1)
         y = compiled.jump_replicas(batch, seeds + [9])
         np.testing.assert_allclose(y[:2].numpy(), pinned["jumps"], rtol=0, atol=1e-5)
@@ -69,6 +78,8 @@ def test_compiled_jump_is_the_scripted_jump(tmp_path):
             package.unlink()
         loaded = load_jump_module(jump_module_bytes(compiled))
         torch.testing.assert_close(loaded.jump_replicas(batch, seeds + [9]), y, rtol=0, atol=0)
-    assert not any(tmp_path.glob("*.pt2"))
+        # the packages read CPU float32 only, unchecked: the module checks
+        with pytest.raises(torch.jit.Error, match="CPU with float32 positions"):
+            compiled.jump_replicas(batch.double(), seeds + [9])
     # the C++ plugin runs it: one step of the integrator, as with the scripted module
     np.testing.assert_allclose(plugin_jump(pdb, compiled, 5), plugin_jump(pdb, scripted, 5), rtol=0, atol=1e-5)

@@ -64,6 +64,10 @@ public:
     }
 
     std::vector<at::Tensor> run(const std::vector<at::Tensor>& inputs) {
+        // the compiled code does not check its inputs: a tensor elsewhere than the CPU would be read as garbage
+        for (const at::Tensor& input : inputs)
+            TORCH_CHECK(input.device().is_cpu(), "CompiledPackage: a compiled jump module runs on the CPU, got an "
+                        "input on ", input.device(), "; use device='cpu'");
         return loader->run(inputs);
     }
 
