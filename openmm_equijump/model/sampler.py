@@ -120,10 +120,11 @@ class JumpSampler(torch.nn.Module):
         R, N = P.shape[0], P.shape[1]
         if len(seeds) != R:
             raise RuntimeError("JumpSampler: got " + str(len(seeds)) + " seeds for " + str(R) + " replicas")
-        mask = mask.unsqueeze(0).expand(R, N, mask.shape[-1])
+        # contiguous once per jump: a compiled network reads contiguous inputs at every latent step
+        mask = mask.unsqueeze(0).expand(R, N, mask.shape[-1]).contiguous()
         residue_mask = torch.ones([R, N], dtype=torch.bool, device=P.device)
         noise_P, noise_V = replica_noise(residue_mask, mask, seeds, self.noise_draws, P.dtype)
-        return self.transport(P, V, S.unsqueeze(0).expand(R, N), mask, residue_mask, noise_P, noise_V)
+        return self.transport(P, V, S.unsqueeze(0).expand(R, N).contiguous(), mask, residue_mask, noise_P, noise_V)
 
     @torch.jit.export
     def transport(self, P: torch.Tensor, V: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,

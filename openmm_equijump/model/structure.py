@@ -37,7 +37,7 @@ from .ancestral import ancestral_sample, respaced_levels
 from .batch import PairBatch
 from .nn import EquiJumpNetwork
 from .walkjump import (atom_centroid, atom_mask, centred_input, centred_noise, cloud_to_atoms, denoising_loss,
-                       preconditioned_output, preconditioning)
+                       measured_data_scale, preconditioned_output, preconditioning)
 from ..protein.vocabulary import N_SLOTS
 
 
@@ -84,13 +84,10 @@ class StructureModel(torch.nn.Module):
 
     def __init__(self, model_config, config: StructureDiffusionConfig):
         super().__init__()
-        if config.mean_sq_distance_A2 is None:
-            raise ValueError("StructureDiffusionConfig.mean_sq_distance_A2 is not set: measure it on the training "
-                             "data (walkjump.mean_squared_distance) before building the model")
         self.model_config = model_config
         self.structure_config = config
         self.levels = int(config.levels)
-        self.data_scale = float(config.mean_sq_distance_A2)
+        self.data_scale = measured_data_scale(config)
         sigma = noise_levels(config)
         c_in, c_skip, c_out = preconditioning(sigma, self.data_scale)
         # float64 tables, cast on use: c_out spans 0 .. sqrt(C) and c_in sqrt(C) 1 .. 0.03

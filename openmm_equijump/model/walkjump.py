@@ -69,6 +69,15 @@ def preconditioning(sigma_A, mean_sq_distance_A2: float, dimension: int = 3):
     return total ** -0.5, mean_sq_distance_A2 / total, (mean_sq_distance_A2 * noise / total) ** 0.5
 
 
+def measured_data_scale(config) -> float:
+    """The data scale C (A^2) a denoiser's config carries (``mean_sq_distance_A2``), measured on the training data
+    before the model is built; refused by name when it is not set."""
+    if config.mean_sq_distance_A2 is None:
+        raise ValueError(f"{type(config).__name__}.mean_sq_distance_A2 is not set: measure it on the training data "
+                         "(walkjump.mean_squared_distance) before building the model")
+    return float(config.mean_sq_distance_A2)
+
+
 def cloud_to_atoms(P: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     """Tensor cloud P (B, N, 3), V (B, N, 13, 3) -> heavy atoms X (B, N, 14, 3) (padded slots at their anchor)."""
     return torch.cat([P.unsqueeze(2), P.unsqueeze(2) + V], dim=2)
@@ -182,14 +191,11 @@ class WalkJumpModel(torch.nn.Module):
 
     def __init__(self, model_config, walk_jump_config: WalkJumpConfig):
         super().__init__()
-        if walk_jump_config.mean_sq_distance_A2 is None:
-            raise ValueError("WalkJumpConfig.mean_sq_distance_A2 is not set: measure it on the training data "
-                             "(mean_squared_distance) before building the model")
         self.model_config = model_config
         self.walk_jump_config = walk_jump_config
         c = model_config
         self.sigma_A = float(walk_jump_config.sigma_A)
-        _, self.c_skip, self.c_out = preconditioning(self.sigma_A, walk_jump_config.mean_sq_distance_A2)
+        _, self.c_skip, self.c_out = preconditioning(self.sigma_A, measured_data_scale(walk_jump_config))
         self.c_noise = math.log(self.sigma_A) / 4.0
         self.network = EquiJumpNetwork(c.H, c.conditioner_layers, c.header_layers, c.k_neighbors, c.n_radial,
                                        c.r_max, c.n_residue_types, c.n_tau_frequencies, ("x1",),

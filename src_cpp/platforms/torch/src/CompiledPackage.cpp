@@ -38,7 +38,10 @@ public:
     // bytes: the package file's contents (uint8, 1-D), as getState returned them
     explicit CompiledPackage(const at::Tensor& bytes) : packageBytes(bytes.contiguous().to(at::kCPU)) {
         // The loader reads a file: the bytes go to a private temporary file that is removed once loaded.
-        std::string pattern = (std::filesystem::temp_directory_path() / "equijump-package-XXXXXX.pt2").string();
+        // mkstemps' template: it replaces the six characters before the 4-character suffix with a unique name
+        const std::string uniqueRun(6, 'X');
+        std::string pattern =
+            (std::filesystem::temp_directory_path() / ("equijump-package-" + uniqueRun + ".pt2")).string();
         std::vector<char> name(pattern.begin(), pattern.end());
         name.push_back('\0');
         int descriptor = mkstemps(name.data(), 4);
