@@ -5,6 +5,7 @@ from pathlib import Path
 import mdtraj
 import pytest
 
+from openmm_equijump.model.blocks import BlocksConfig
 from openmm_equijump.model.network import ModelConfig
 from openmm_equijump.training.config import DatasetConfig, TrainConfig
 from openmm_equijump.training.loop import train
@@ -35,15 +36,15 @@ def topology(md_dir):
 TINY = ModelConfig(H=4, conditioner_layers=1, header_layers=1, k_neighbors=4, n_radial=4)
 
 
-def train_tiny(folder: Path, method: str = "equijump") -> Path:
+def train_tiny(folder: Path, method: str = "equijump", **settings) -> Path:
     """A tiny model of ``method`` trained for 4 steps into ``folder`` on two shipped chignolin training
-    trajectories; returns its checkpoint."""
+    trajectories; returns its checkpoint. ``settings``: other ``TrainConfig`` fields."""
     md = SHIPPED / "training_md"
     config = TrainConfig(method=method,
                          datasets=[DatasetConfig(str(md / "heavy_atoms.pdb"),
                                                  [str(md / f"md_seed{s}.xtc") for s in (1003, 1004)])],
                          steps=4, batch_size=2, validation_pairs=4, validate_every=4, checkpoint_every=4,
-                         temperature_K=350.0, model=TINY)
+                         temperature_K=350.0, model=TINY, **settings)
     return train(config, folder, progress=False)
 
 
@@ -63,6 +64,17 @@ def tiny_walk_jump_model(tmp_path_factory) -> Path:
     """A tiny walk-jump denoiser (sigma 0.4 A), its training run folder."""
     run = tmp_path_factory.mktemp("tiny_walk_jump")
     train_tiny(run, "walk-jump")
+    return run
+
+
+@pytest.fixture(scope="session")
+def tiny_blocks_model(tmp_path_factory) -> Path:
+    """A tiny forward-task blocks model (windows of 4 frames 10 ps apart) around a tiny structure model, its
+    training run folder."""
+    structure = tmp_path_factory.mktemp("tiny_structure")
+    train_tiny(structure, "structure")
+    run = tmp_path_factory.mktemp("tiny_blocks")
+    train_tiny(run, "blocks", lag_ps=10.0, blocks=BlocksConfig(task="forward", frames=4, pretrained=str(structure)))
     return run
 
 

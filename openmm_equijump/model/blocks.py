@@ -17,15 +17,15 @@ trajectory-level alignment; given frames are not moved, they fix the window's or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import torch
 
 from ..config import check_ranges
 from ..errors import ConfigError
-from .ancestral import ancestral_sample, respaced_levels
+from .ancestral import ancestral_step, prior_std_A, respaced_levels
 from .batch import PairBatch
-from .nn.interpolator import TemporalNetwork
+from .nn.interpolator import TemporalNetwork, WindowNetwork
 from .structure import StructureDiffusionConfig, StructureModel
 from .walkjump import atom_centroid, atom_mask, centred_noise, cloud_to_atoms, denoising_loss, preconditioned_output, \
     superpose_atoms
@@ -95,9 +95,77 @@ def aligned_window(X: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return torch.stack([frames[0]] + [superpose_atoms(x, frames[0], weight) for x in frames[1:]], dim=1)
 
 
+def window_noise(weight: torch.Tensor, frames: int, draws: int, generator: Optional[torch.Generator]
+                 ) -> torch.Tensor:
+    """``draws`` standard draws (draws, B, T, N, 14, 3) for windows of ``frames`` frames of the structures whose
+    real atoms ``weight`` (B, N, 14, 1) marks, centred per frame (``centred_noise``), zero on padding."""
+    B, N, slots = weight.shape[0], weight.shape[1], weight.shape[2]
+    frame_weight = weight.unsqueeze(0).unsqueeze(2).expand(draws, B, frames, N, slots, 1).reshape(-1, N, slots, 1)
+    return centred_noise(frame_weight, generator).reshape(draws, B, frames, N, slots, 3)
+
+
+class WindowDenoiser(torch.nn.Module):
+    """The denoiser x_hat(y, tau) of windows of T frames and its ancestral sampler, scriptable: a
+    ``StructureModel`` and a ``TemporalNetwork`` made for its network, run together (``nn.WindowNetwork``).
+
+    forward(Y (B, T, N, 14, 3) A, level (B,) int64: the generated frames' level, S (B, N), mask (B, N, 13),
+    residue_mask (B, N)) -> x_hat (B, T, N, 14, 3): every frame keeps its heavy-atom centroid; given frames
+    (``given``, (T,) bool) are read at level 0 and come back unchanged (c_out = 0).
+    """
+
+    def __init__(self, structure: StructureModel, temporal: TemporalNetwork, given: torch.Tensor):
+        super().__init__()
+        self.structure = structure
+        self.network = WindowNetwork(structure.network, temporal)
+        self.frames = int(given.numel())
+        # a list, not a buffer: the window model holds this module outside its tree (WindowModel), so a buffer
+        # would not follow it to another device
+        self.given_frames: List[bool] = [bool(g) for g in given.tolist()]
+        self.unit_A = float(structure.structure_config.unit_A)
+
+    def given(self, device: torch.device) -> torch.Tensor:
+        """(T,) bool: the frames the task gives."""
+        return torch.tensor(self.given_frames, dtype=torch.bool, device=device)
+
+    def forward(self, Y: torch.Tensor, level: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,
+                residue_mask: torch.Tensor) -> torch.Tensor:
+        B, T, N = Y.shape[0], Y.shape[1], Y.shape[2]
+        given = self.given(Y.device).unsqueeze(0).expand(B, T).flatten()
+        levels = torch.where(given, torch.zeros_like(given, dtype=level.dtype), level.repeat_interleave(T))
+        S, mask = S.repeat_interleave(T, 0), mask.repeat_interleave(T, 0)
+        residue_mask = residue_mask.repeat_interleave(T, 0)
+        weight, centre, Yc, P, V, time, c_skip, c_out = self.structure.precondition(Y.flatten(0, 1), levels, mask,
+                                                                                    residue_mask)
+        h = self.network.condition(P, V, S, mask, residue_mask, T, given)
+        out = self.network.run_headers(h, P, V, P, V, time, mask, residue_mask, T, given)
+        x_hat = preconditioned_output(centre, Yc, out["x1_P"], out["x1_V"], c_skip, c_out, weight)
+        return x_hat.reshape(B, T, N, x_hat.shape[2], 3)
+
+    @torch.jit.export
+    def sample(self, given_frames: torch.Tensor, noise: torch.Tensor, levels: List[int], S: torch.Tensor,
+               mask: torch.Tensor, residue_mask: torch.Tensor) -> torch.Tensor:
+        """Windows (B, T, N, 14, 3) A by DDPM's ancestral sampler (``model.ancestral``) visiting ``levels``
+        (decreasing to 0: ``respaced_levels``) with the standard draws ``noise`` (len(levels) - 1, B, T, N, 14, 3)
+        (``window_noise``: the prior's, then one per step that does not end at level 0). ``given_frames``
+        (B, T, N, 14, 3): the given frames' values, aligned as in training (``aligned_window``), held
+        throughout; the other frames' values are ignored."""
+        given = self.given(noise.device).view(1, -1, 1, 1, 1)
+        B = S.shape[0]
+        sigma = self.structure.sigma
+        y = torch.where(given, given_frames, prior_std_A(float(sigma[levels[0]]), self.unit_A) * noise[0])
+        for k in range(len(levels) - 1):
+            t, s = levels[k], levels[k + 1]
+            x_hat = self.forward(y, torch.full([B], t, dtype=torch.int64, device=y.device), S, mask, residue_mask)
+            z: Optional[torch.Tensor] = None
+            if s > 0:
+                z = noise[k + 1]
+            y = torch.where(given, given_frames, ancestral_step(y, x_hat, float(sigma[t]), float(sigma[s]), z))
+        return y
+
+
 class WindowModel(torch.nn.Module):
-    """The denoiser x_hat(y, tau) of windows of T frames: a frozen ``StructureModel`` and the trainable
-    ``TemporalNetwork`` around it.
+    """The window model of a blocks run: a frozen ``StructureModel`` and the trainable ``TemporalNetwork``
+    around it; its denoiser and sampler are ``denoiser`` (a ``WindowDenoiser``).
 
     Shapes: windows (B, T, N, 14, 3) Angstrom; S (B, N); mask (B, N, 13); residue_mask (B, N); levels (B,) int64
     (the generated frames' level; given frames are at level 0).
@@ -114,23 +182,18 @@ class WindowModel(torch.nn.Module):
         self.temporal = TemporalNetwork(self.structure.network, config.n_radial, config.r_max_A,
                                         config.n_offset_frequencies, model_config.input_length_A)
         self.register_buffer("given", config.given(), persistent=False)
+        # shares the two modules above; kept in a tuple, outside the module tree, so their weights are saved once
+        self._denoiser = (WindowDenoiser(self.structure, self.temporal, config.given()),)
+
+    @property
+    def denoiser(self) -> WindowDenoiser:
+        """The scriptable denoiser and sampler of this model's windows (shares its weights)."""
+        return self._denoiser[0]
 
     def denoise(self, Y: torch.Tensor, level: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,
                 residue_mask: torch.Tensor) -> torch.Tensor:
-        """x_hat (B, T, N, 14, 3) of noisy windows Y (B, T, N, 14, 3) whose generated frames are at ``level``
-        (B,): every frame keeps its heavy-atom centroid; given frames come back unchanged (c_out = 0)."""
-        B, T, N = Y.shape[0], Y.shape[1], Y.shape[2]
-        given = self.given.unsqueeze(0).expand(B, T).flatten()
-        levels = torch.where(given, torch.zeros_like(given, dtype=level.dtype), level.repeat_interleave(T))
-        S, mask = S.repeat_interleave(T, 0), mask.repeat_interleave(T, 0)
-        residue_mask = residue_mask.repeat_interleave(T, 0)
-        structure = self.structure
-        weight, centre, Yc, P, V, time, c_skip, c_out = structure.precondition(Y.flatten(0, 1), levels, mask,
-                                                                               residue_mask)
-        h = self.temporal.condition(structure.network, P, V, S, mask, residue_mask, T, given)
-        out = self.temporal.run_headers(structure.network, h, P, V, P, V, time, mask, residue_mask, T, given)
-        x_hat = preconditioned_output(centre, Yc, out["x1_P"], out["x1_V"], c_skip, c_out, weight)
-        return x_hat.reshape(B, T, N, x_hat.shape[2], 3)
+        """x_hat (B, T, N, 14, 3) of noisy windows Y (``WindowDenoiser``)."""
+        return self.denoiser(Y, level, S, mask, residue_mask)
 
     def loss(self, batch: PairBatch, generator: Optional[torch.Generator] = None,
              rows: Optional[slice] = None) -> Dict[str, torch.Tensor]:
@@ -169,20 +232,14 @@ class WindowModel(torch.nn.Module):
         are centred and superposed onto the first frame as in training (``aligned_window``) and returned so;
         every frame is centred on its heavy-atom centroid."""
         T = self.frames
-        B = S.shape[0]
         weight = atom_mask(mask, residue_mask).unsqueeze(-1).to(self.structure.dtype())
-        frame_weight = weight.repeat_interleave(T, 0)
-        shape = (B, T) + weight.shape[1:3] + (3,)
-        given = None
+        shape = (S.shape[0], T) + weight.shape[1:3] + (3,)
+        values = torch.zeros(shape, dtype=weight.dtype, device=weight.device)
         if bool(self.given.any()):
             if given_frames is None or tuple(given_frames.shape) != shape:
                 raise ValueError(f"the {self.blocks_config.task} task needs given_frames of shape {shape}, got "
                                  f"{None if given_frames is None else tuple(given_frames.shape)}")
-            given = (aligned_window(given_frames.to(weight.dtype), weight), self.given.view(1, T, 1, 1, 1))
-
-        def denoise(Y: torch.Tensor, level: int) -> torch.Tensor:
-            return self.denoise(Y, torch.full([B], level, dtype=torch.int64, device=Y.device), S, mask, residue_mask)
-
-        return ancestral_sample(denoise, lambda: centred_noise(frame_weight, generator).reshape(shape),
-                                self.structure.sigma.tolist(), respaced_levels(self.structure.levels, steps),
-                                self.structure.structure_config.unit_A, given)
+            values = aligned_window(given_frames.to(weight.dtype), weight)
+        levels = respaced_levels(self.structure.levels, steps)
+        return self.denoiser.sample(values, window_noise(weight, T, len(levels) - 1, generator), levels, S, mask,
+                                    residue_mask)

@@ -105,7 +105,8 @@ class StructureModel(torch.nn.Module):
         return self.network.residue_embedding.weight.dtype
 
     def precondition(self, Y: torch.Tensor, level: torch.Tensor, mask: torch.Tensor, residue_mask: torch.Tensor
-                     ) -> Tuple[torch.Tensor, ...]:
+                     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,
+                                torch.Tensor, torch.Tensor]:
         """What the network reads of noisy structures Y at ``level`` and what its output is mixed with:
         (weight, centre, Yc, P, V, time, c_skip, c_out); P (B, N, 3), V (B, N, 13, 3) the scaled centred cloud,
         time (B,) = tau / T, c_skip and c_out (B, 1, 1, 1)."""

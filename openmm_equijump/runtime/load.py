@@ -23,6 +23,7 @@ from .export import export_jump_module
 from ..model.sampler import JumpSampler, SamplerConfig
 from ..model.diffmd import DiffMDSampler, DiffMDSamplerConfig
 from ..model.walk import WalkConfig, WalkJumpSampler
+from ..model.block_sampler import BlockSampler, BlockSamplerConfig
 from ..protein.topology import bind_topology
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
@@ -84,7 +85,7 @@ def _load_trained(name_or_path: Union[str, Path]) -> tuple[EquiJumpModel, dict]:
 def load_model(name_or_path: Union[str, Path], topology: Topology, *,
                sampler: Optional[SamplerConfig] = None, latent_steps: Optional[int] = None,
                walk: Optional[WalkConfig] = None, diffmd: Optional[DiffMDSamplerConfig] = None,
-               temperature_K: Optional[float] = None, non_protein: str = "error", compiled: bool = False,
+               blocks: Optional[BlockSamplerConfig] = None, temperature_K: Optional[float] = None, non_protein: str = "error", compiled: bool = False,
                cache_dir: Optional[Union[str, Path]] = None) -> torch.nn.Module:
     """The jump module of a trained model bound to ``topology``.
 
@@ -94,6 +95,10 @@ def load_model(name_or_path: Union[str, Path], topology: Topology, *,
     module is stateful and not kinetic: each step is one sample (nominally ``SAMPLE_STEP_PS``), not time.
     diffmd: the jump of a DiffMD model (default ``DiffMDSamplerConfig()``); its module is stateful (the two
     previous frames) and starts from zero velocity whenever positions are set.
+    blocks: forward simulation by a blocks model of the forward task (default ``BlockSamplerConfig()``;
+    ``latent_steps`` overrides its ancestral steps): each step hands out one frame of a block (the model's frame
+    interval), a new block is sampled from the current positions when the block is used up; its module is
+    stateful (the block).
     temperature_K: the training temperature (K), used only when the checkpoint does not record it (a model
     trained without ``--temperature-k``). non_protein: see ``protein.topology.bind_topology``. Errors about
     residues, atoms and solvent are raised here, as ``protein.topology.TopologyError``.
@@ -108,9 +113,11 @@ def load_model(name_or_path: Union[str, Path], topology: Topology, *,
         raise ConfigError(f"model {str(name_or_path)!r} does not record the temperature of its training data "
                           "(trained without --temperature-k): give it, in kelvin, with simulate --temperature-k or "
                           "load_model(..., temperature_K=...)")
-    if run.get("method") in ("structure", "blocks"):
-        raise ConfigError(f"model {str(name_or_path)!r} ({run['method']}) has no jump module yet: sample it with "
-                          "training.loop.load_trained_model(...)[0].sample")
+    if run.get("method") == "structure" or (run.get("method") == "blocks" and run["blocks"]["task"] != "forward"):
+        what = run["method"] + ("" if run["method"] == "structure" else f", task {run['blocks']['task']}")
+        raise ConfigError(f"model {str(name_or_path)!r} ({what}) does not simulate forward in time, so it has no "
+                          "jump module: sample it with training.loop.load_trained_model(...)[0].sample (or "
+                          "python -m openmm_equijump.interpolate for an interpolation model)")
     if compiled and run.get("method", "equijump") != "equijump":
         raise ConfigError(f"model {str(name_or_path)!r} ({run['method']}): only EquiJump models can be compiled")
     if run.get("method", "equijump") == "walk-jump":
@@ -123,6 +130,12 @@ def load_model(name_or_path: Union[str, Path], topology: Topology, *,
             diffmd.projection_iterations
         warnings.warn(f"model {str(name_or_path)!r} (DiffMD) conditions each jump on the two previous frames: the "
                       "first jump, and the first after positions are set, starts from zero velocity", stacklevel=2)
+    elif run.get("method") == "blocks":
+        blocks = blocks or BlockSamplerConfig()
+        if latent_steps is not None:
+            blocks = replace(blocks, steps=latent_steps)
+        transition, jump_ps, kinetic, iterations = BlockSampler(model, blocks), run["lag_ps"], True, \
+            blocks.projection_iterations
     else:
         sampler = sampler or SamplerConfig()
         if latent_steps is not None:

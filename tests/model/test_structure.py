@@ -74,18 +74,6 @@ def test_the_ancestral_sampler_with_the_exact_denoiser_samples_a_gaussian(steps,
     assert s ** 2 * (1 - shortfall) < expected <= s ** 2
 
 
-def test_given_coordinates_are_held_through_sampling():
-    generator = torch.Generator().manual_seed(1)
-    values = torch.randn(4, 3, dtype=torch.float64)
-    where = torch.tensor([True, False, True, False]).view(4, 1)
-    x = ancestral_sample(lambda y, level: 0.5 * y, lambda: torch.randn(4, 3, generator=generator,
-                                                                      dtype=torch.float64),
-                         noise_levels(StructureDiffusionConfig()).tolist(), respaced_levels(1000, 10), 1.0,
-                         (values, where))
-    assert torch.equal(x[where.squeeze(1)], values[where.squeeze(1)])
-    assert not torch.allclose(x[~where.squeeze(1)], values[~where.squeeze(1)])
-
-
 def noisy_structures(B=2, N=6, seed=2):
     P, V, S, mask, residue_mask = random_cloud(B, N, seed=seed)
     weight = atom_mask(mask, residue_mask).unsqueeze(-1).double()

@@ -1,7 +1,8 @@
 """Stateful jump modules (format_version 2) in real Simulations: the state is carried through checkpoints, States
 and the integrator's XML, initialized again when the user sets positions, and carried by the batched runner.
 Each check runs on a hand-written module (``testing.StatefulDrift``), on a walk-jump chain of a tiny trained
-denoiser and on the jump of a tiny DiffMD model (whose state is its two previous frames)."""
+denoiser, on the jump of a tiny DiffMD model (whose state is its two previous frames) and on forward simulation by
+blocks of a tiny Align Your Structures model (whose state is the block being handed out)."""
 import numpy as np
 import pytest
 import torch
@@ -10,6 +11,7 @@ from openmm.app import PDBFile, Simulation
 
 from openmm_equijump.md.reference import native_obc2_system
 from openmm_equijump.runtime.export import export_jump_module, is_stateful, jump_module_bytes
+from openmm_equijump.model.block_sampler import BlockSamplerConfig
 from openmm_equijump.model.diffmd import DiffMDSamplerConfig
 from openmm_equijump.model.walk import WalkConfig
 from openmm_equijump.runtime.integrator import EquiJumpIntegrator
@@ -25,14 +27,16 @@ def chignolin():
     return PDBFile(str(structure_file("chignolin_amber14.pdb")))
 
 
-@pytest.fixture(scope="module", params=["drift", "walk_jump", "diffmd"])
-def stateful(request, chignolin, tiny_walk_jump_model, tiny_diffmd_model):
+@pytest.fixture(scope="module", params=["drift", "walk_jump", "diffmd", "blocks"])
+def stateful(request, chignolin, tiny_walk_jump_model, tiny_diffmd_model, tiny_blocks_model):
     if request.param == "walk_jump":
         return load_model(tiny_walk_jump_model, chignolin.topology, walk=WalkConfig(walk_steps=2))
     if request.param == "diffmd":  # the history of two frames is the state; "pc" also draws noise
         with pytest.warns(UserWarning, match="zero velocity"):
             return load_model(tiny_diffmd_model, chignolin.topology,
                               diffmd=DiffMDSamplerConfig(steps=2, solver="pc"))
+    if request.param == "blocks":  # blocks of 3 frames: the checks below restore runs in the middle of a block
+        return load_model(tiny_blocks_model, chignolin.topology, blocks=BlockSamplerConfig(steps=3))
     reference = export_jump_module(RigidRotation(), chignolin.topology, jump_ps=100.0, temperature_K=350.0)
     return torch.jit.script(StatefulDrift(reference))
 
@@ -162,3 +166,37 @@ def test_the_shipped_walk_jump_model_samples_sound_chignolin(chignolin):
         x = simulation.context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.angstrom)
         bonds = np.linalg.norm(np.diff(x[calphas], axis=0), axis=1)
         assert np.isfinite(x).all() and np.all(np.abs(bonds - 3.8) < 0.5)
+
+
+def test_forward_blocks_hand_out_one_frame_per_step_and_sample_the_next_block_from_the_last_frame(
+        chignolin, tiny_blocks_model, tmp_path):
+    """A model of windows of 4 frames 10 ps apart: each step is 10 ps and one frame of the block in the state; the
+    block is kept for 3 steps, then the next one is sampled from the positions of the last frame handed out; a
+    DCDReporter at every step records every frame."""
+    from openmm.app import DCDReporter
+    module = load_model(tiny_blocks_model, chignolin.topology, blocks=BlockSamplerConfig(steps=3))
+    assert module.kinetic and module.settings["frames_per_block"] == 4.0 and module.settings["ancestral_steps"] == 3.0
+    sim = simulation(chignolin, module)
+    assert sim.integrator.getStepSize() == 10.0 * unit.picosecond
+    sim.reporters.append(DCDReporter(str(tmp_path / "blocks.dcd"), 1))
+    sim.step(7)
+    assert sim.context.getState().getTime() == 70.0 * unit.picosecond
+    import mdtraj
+    frames = mdtraj.load(str(tmp_path / "blocks.dcd"), top=str(structure_file("chignolin_amber14.pdb")))
+    assert frames.n_frames == 7 and np.isfinite(frames.xyz).all()
+
+    x = torch.as_tensor(np.array(chignolin.positions.value_in_unit(unit.nanometer), dtype=np.float32))[None]
+    state = module.init_replicas(x, [1])
+    handed, buffers, starts = [], [], []
+    with torch.no_grad():
+        for step in range(7):
+            starts.append(x)
+            x, state = module.jump_replicas(x, state, [1 + step])
+            handed.append(int(state[0, 0]))
+            buffers.append(state[0, 1:].clone())
+        # the second block is the one sampled from the third frame, with the seed of the step that needed it
+        again, _ = module.jump_replicas(starts[3], module.init_replicas(starts[3], [0]), [4])
+    assert handed == [1, 2, 3, 1, 2, 3, 1]
+    assert torch.equal(buffers[0], buffers[2]) and torch.equal(buffers[3], buffers[5])
+    assert not torch.equal(buffers[2], buffers[3])
+    np.testing.assert_allclose(again.numpy(), starts[4].numpy(), atol=1e-6)

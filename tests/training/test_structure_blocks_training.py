@@ -50,7 +50,7 @@ def test_a_structure_run_measures_its_scale_and_samples_structures(structure_run
     assert {"loss", "mse_A2", "scaled_rmsd"} <= set(losses[0])
     model, config = load_trained_model(structure_run)
     assert isinstance(model, StructureModel) and config.lag_ps == 100.0
-    with pytest.raises(ConfigError, match=r"\(structure\) has no jump module yet"):
+    with pytest.raises(ConfigError, match=r"\(structure\) does not simulate forward in time"):
         load_model(str(structure_run), PDBFile(str(SHIPPED / "structure.pdb")).topology)
     S = torch.zeros(1, 10, dtype=torch.int64)
     mask = torch.zeros(1, 10, 13, dtype=torch.bool)

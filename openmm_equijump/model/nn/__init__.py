@@ -15,7 +15,8 @@ Modules, one concept each:
     DeepNet                 initial self-interaction, L blocks, linear over the block outputs, final one
     EquiJumpNetwork         conditioner + a pair of headers (P, V) per predicted quantity
     TemporalAttention       each node attends over the frames of its window; TemporalBlock [ET, ES, ET]
-    TemporalNetwork         a pretrained network's DeepNets run on windows, temporal blocks mixed in by alpha
+    TemporalNetwork         the temporal blocks and mixing coefficients made for a pretrained network's DeepNets
+    WindowNetwork           a pretrained network run on windows with its TemporalNetwork mixed in by alpha
 """
 from .irreps import hidden_irreps, split_hidden, join_hidden
 from .graph import NeighbourGraph
@@ -25,10 +26,10 @@ from .norm import EquivariantLayerNorm
 from .deepnet import DeepNet, Block
 from .network import EquiJumpNetwork, tau_embedding
 from .temporal import TemporalAttention, TemporalBlock
-from .interpolator import InterpolatedDeepNet, TemporalNetwork
+from .interpolator import TemporalNetwork, WindowNetwork
 
 __all__ = [
     "hidden_irreps", "split_hidden", "join_hidden", "NeighbourGraph", "SelfInteraction",
     "SpatialConvolution", "EquivariantLayerNorm", "DeepNet", "Block", "EquiJumpNetwork",
-    "tau_embedding", "TemporalAttention", "TemporalBlock", "InterpolatedDeepNet", "TemporalNetwork",
+    "tau_embedding", "TemporalAttention", "TemporalBlock", "TemporalNetwork", "WindowNetwork",
 ]

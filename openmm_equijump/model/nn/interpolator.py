@@ -9,6 +9,11 @@ are not changed here (the window model freezes them). The embedding of "this fra
 per state) enters the temporal branch only, so that alpha = 1 (``set_alpha``) is the pretrained network
 exactly, frame by frame, as the paper promises. The mixing acts on features, not coordinates: the package's
 blocks keep positions fixed (the paper's EGCL layers also move coordinates, which it interpolates too).
+
+Parameters and computation are kept apart: ``TemporalNetwork`` holds only the new parameters (what a blocks run
+trains and saves beside the pretrained weights), ``WindowNetwork`` runs a pretrained network and its temporal
+network together. It holds both as submodules, so it is scriptable (TorchScript cannot pass modules as
+arguments) and shares their parameters (saved once in a scripted module).
 """
 from typing import Dict, List, Optional
 
@@ -19,13 +24,12 @@ from .network import EquiJumpNetwork
 from .temporal import TemporalBlock
 
 
-class InterpolatedDeepNet(torch.nn.Module):
+class TemporalBlocks(torch.nn.Module):
     """The temporal blocks and mixing coefficients of one pretrained ``DeepNet`` of ``layers`` blocks
-    (``TemporalBlock``'s arguments after ``layers``).
+    (``TemporalBlock``'s arguments after ``layers``): temporal (layers blocks), mix_logit k (layers,), the
+    given-frame embedding (2 states x H scalars)."""
 
-    forward(net, x (B T, N, irreps_in), frames T, given (B T,) bool, positions (B T, N, 3), residue_mask (B T, N),
-    graph) -> (B T, N, irreps_out): ``net``'s forward with the temporal blocks interleaved.
-    """
+    fixed_alpha: Optional[float]
 
     def __init__(self, layers: int, H: int, graph_radial: int, n_radial: int, r_max: float,
                  n_offset_frequencies: int, length_A: float):
@@ -35,45 +39,61 @@ class InterpolatedDeepNet(torch.nn.Module):
             TemporalBlock(H, graph_radial, n_radial, r_max, n_offset_frequencies, length_A) for _ in range(layers)])
         self.mix_logit = torch.nn.Parameter(torch.zeros(layers))
         self.given_embedding = torch.nn.Embedding(2, H)
-        self.fixed_alpha: Optional[float] = None
+        self.fixed_alpha = None
 
     def alpha(self) -> torch.Tensor:
-        """alpha_l (layers,): sigmoid(k_l), or the value ``set_alpha`` fixed."""
-        if self.fixed_alpha is not None:
-            return torch.full_like(self.mix_logit, self.fixed_alpha)
+        """alpha_l (layers,): sigmoid(k_l), or the value ``TemporalNetwork.set_alpha`` fixed."""
+        fixed = self.fixed_alpha
+        if fixed is not None:
+            return torch.full_like(self.mix_logit, fixed)
         return torch.sigmoid(self.mix_logit)
 
-    def forward(self, net: DeepNet, x: torch.Tensor, frames: int, given: torch.Tensor, positions: torch.Tensor,
+
+class InterleavedDeepNet(torch.nn.Module):
+    """A pretrained ``DeepNet`` with the ``TemporalBlocks`` made for it interleaved (module docstring).
+
+    forward(x (B T, N, irreps_in), frames T, given (B T,) bool, positions (B T, N, 3) A, residue_mask (B T, N),
+    graph) -> (B T, N, irreps_out): ``net``'s forward with the temporal blocks mixed in. At alpha = 1 the
+    temporal blocks are not run (their weight is 0).
+    """
+
+    def __init__(self, net: DeepNet, temporal: TemporalBlocks):
+        super().__init__()
+        self.net = net
+        self.temporal = temporal
+
+    def forward(self, x: torch.Tensor, frames: int, given: torch.Tensor, positions: torch.Tensor,
                 residue_mask: torch.Tensor, index: torch.Tensor, valid: torch.Tensor, radial: torch.Tensor,
                 sh: torch.Tensor) -> torch.Tensor:
-        alpha = self.alpha().to(x.dtype)
-        marker = torch.nn.functional.pad(self.given_embedding(given.long()).to(x.dtype), (0, 3 * self.H))
-        h = net.initial(x)
+        alpha = self.temporal.alpha().to(x.dtype)
+        fixed = self.temporal.fixed_alpha
+        spatial_only = fixed is not None and fixed == 1.0
+        H = self.temporal.H
+        marker = torch.nn.functional.pad(self.temporal.given_embedding(given.long()).to(x.dtype), (0, 3 * H))
+        h = self.net.initial(x)
         outputs: List[torch.Tensor] = []
-        for l, (spatial, temporal) in enumerate(zip(net.blocks, self.temporal)):
+        for l, (spatial, temporal) in enumerate(zip(self.net.blocks, self.temporal.temporal)):
             h = spatial(h, index, valid, radial, sh)
-            t = temporal(h + marker.unsqueeze(1), frames, positions, index, valid, radial, sh)
-            h = alpha[l] * h + (1.0 - alpha[l]) * t
+            if not spatial_only:
+                t = temporal(h + marker.unsqueeze(1), frames, positions, index, valid, radial, sh)
+                h = alpha[l] * h + (1.0 - alpha[l]) * t
             outputs.append(h)
-        return net.finish(outputs, residue_mask)
+        return self.net.finish(outputs, residue_mask)
 
 
 class TemporalNetwork(torch.nn.Module):
-    """The temporal parts of an ``EquiJumpNetwork`` run on windows: one ``InterpolatedDeepNet`` for its
-    conditioner and one per header. It holds no pretrained weights: every call is given the network.
-
-    ``condition`` and ``run_headers`` are those of ``EquiJumpNetwork`` on windows of ``frames`` frames stacked
-    along the batch (B T, ...), with ``given`` (B T,) marking the frames that are given.
-    """
+    """The temporal parameters for the ``DeepNet``s of an ``EquiJumpNetwork``: ``TemporalBlocks`` for its
+    conditioner and one per header (by header name). It holds no pretrained weights (``WindowNetwork`` runs
+    both)."""
 
     def __init__(self, network: EquiJumpNetwork, n_radial: int, r_max: float, n_offset_frequencies: int,
                  length_A: float):
         super().__init__()
         H = network.H
 
-        def temporal(net: DeepNet) -> InterpolatedDeepNet:
-            return InterpolatedDeepNet(len(net.blocks), H, network.neighbours.n_radial, n_radial, r_max,
-                                       n_offset_frequencies, length_A)
+        def temporal(net: DeepNet) -> TemporalBlocks:
+            return TemporalBlocks(len(net.blocks), H, network.neighbours.n_radial, n_radial, r_max,
+                                  n_offset_frequencies, length_A)
 
         self.conditioner = temporal(network.conditioner)
         self.headers = torch.nn.ModuleDict({name: temporal(header) for name, header in network.headers.items()})
@@ -88,20 +108,40 @@ class TemporalNetwork(torch.nn.Module):
         return {"conditioner": self.conditioner.alpha().detach(),
                 **{name: part.alpha().detach() for name, part in self.headers.items()}}
 
-    def condition(self, network: EquiJumpNetwork, P0: torch.Tensor, V0: torch.Tensor, S: torch.Tensor,
-                  mask: torch.Tensor, residue_mask: torch.Tensor, frames: int, given: torch.Tensor) -> torch.Tensor:
+
+class WindowNetwork(torch.nn.Module):
+    """An ``EquiJumpNetwork`` run on windows of frames with a ``TemporalNetwork`` made for it (module docstring).
+
+    ``condition`` and ``run_headers`` are those of ``EquiJumpNetwork`` on windows of ``frames`` frames stacked
+    along the batch (B T, ...), with ``given`` (B T,) marking the frames that are given.
+    """
+
+    def __init__(self, network: EquiJumpNetwork, temporal: TemporalNetwork):
+        super().__init__()
+        self.network = network
+        self.conditioner = InterleavedDeepNet(network.conditioner, temporal.conditioner)
+        # the header order of the pretrained network (the order its outputs are made in)
+        self.headers = torch.nn.ModuleDict({name: InterleavedDeepNet(header, temporal.headers[name])
+                                            for name, header in network.headers.items()})
+
+    @torch.jit.export
+    def condition(self, P0: torch.Tensor, V0: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,
+                  residue_mask: torch.Tensor, frames: int, given: torch.Tensor) -> torch.Tensor:
+        network = self.network
         index, valid, radial, sh = network.neighbours(P0, residue_mask)
-        raw = self.conditioner(network.conditioner, network.condition_input(P0, V0, S, mask), frames, given, P0,
-                               residue_mask, index, valid, radial, sh)
+        raw = self.conditioner(network.condition_input(P0, V0, S, mask), frames, given, P0, residue_mask, index,
+                               valid, radial, sh)
         return network.finish_condition(raw, residue_mask)
 
-    def run_headers(self, network: EquiJumpNetwork, h: torch.Tensor, P0: torch.Tensor, V0: torch.Tensor,
-                    P_tau: torch.Tensor, V_tau: torch.Tensor, tau: torch.Tensor, mask: torch.Tensor,
-                    residue_mask: torch.Tensor, frames: int, given: torch.Tensor) -> Dict[str, torch.Tensor]:
+    @torch.jit.export
+    def run_headers(self, h: torch.Tensor, P0: torch.Tensor, V0: torch.Tensor, P_tau: torch.Tensor,
+                    V_tau: torch.Tensor, tau: torch.Tensor, mask: torch.Tensor, residue_mask: torch.Tensor,
+                    frames: int, given: torch.Tensor) -> Dict[str, torch.Tensor]:
+        network = self.network
         x = network.header_input(h, P0, V0, P_tau, V_tau, tau, mask)
         index, valid, radial, sh = network.neighbours(P_tau, residue_mask)
         out: Dict[str, torch.Tensor] = {}
-        for name, header in network.headers.items():
-            y = self.headers[name](header, x, frames, given, P_tau, residue_mask, index, valid, radial, sh)
-            out[name] = network.header_output(name, y, mask)
+        for name, header in self.headers.items():
+            out[name] = network.header_output(name, header(x, frames, given, P_tau, residue_mask, index, valid,
+                                                           radial, sh), mask)
         return out
