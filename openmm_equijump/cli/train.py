@@ -45,6 +45,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                              "blocks: windows of --frames frames --lag-ps apart around the frozen network of the "
                              "structure run --pretrained (settings under blocks:)")
     parser.add_argument("--pretrained", metavar="RUN", help="blocks: the folder of a --method structure run")
+    parser.add_argument("--from-scratch", action="store_true", default=None,
+                        help="blocks: no pretrained run; the spatial network is trained with the temporal layers "
+                             "(the ablation without pretraining)")
     parser.add_argument("--task", choices=TASKS,
                         help=f"blocks: which frames of a window are given (default {BlocksConfig.task})")
     parser.add_argument("--frames", type=int, help=f"blocks: frames per window (default {BlocksConfig.frames})")
@@ -111,6 +114,8 @@ def blocks_flags(args: argparse.Namespace) -> dict:
     blocks = {name: getattr(args, name) for name in ("task", "frames") if getattr(args, name) is not None}
     if args.pretrained is not None:
         blocks["pretrained"] = str(Path(args.pretrained).resolve())
+    if args.from_scratch:
+        blocks["from_scratch"] = True
     return blocks
 
 

@@ -40,7 +40,9 @@ class BlocksConfig:
 
     task: "unconditional", "forward" or "interpolation" (which frames are given). frames: T, frames per window
     (the training windows are T frames ``TrainConfig.lag_ps`` apart). pretrained: the structure run the spatial
-    weights came from (recorded; its model and structure settings are this run's). n_radial, r_max_A: the
+    weights came from (recorded; its model and structure settings are this run's), frozen. from_scratch: instead,
+    the spatial network starts from random weights and is trained with the temporal layers (the paper's ablation
+    without pretraining, "Ours-N"). n_radial, r_max_A: the
     temporal layers' Gaussian basis of how far a residue moved between two frames. n_offset_frequencies: their
     frame-offset features (periods 2 .. 2^n frames).
     """
@@ -48,6 +50,7 @@ class BlocksConfig:
     task: str = "forward"
     frames: int = 8
     pretrained: Optional[str] = None
+    from_scratch: bool = False
     n_radial: int = 8
     r_max_A: float = 10.0
     n_offset_frequencies: int = 5
@@ -57,6 +60,8 @@ class BlocksConfig:
             raise ConfigError(f"BlocksConfig.task={self.task!r}; choose one of {', '.join(TASKS)}")
         check_ranges(self, at_least_one=("n_radial", "n_offset_frequencies"), positive=("r_max_A",))
         least = {"unconditional": 2, "forward": 2, "interpolation": 3}[self.task]
+        if self.pretrained and self.from_scratch:
+            raise ConfigError(f"BlocksConfig: pretrained={self.pretrained!r} and from_scratch=True; choose one")
         if self.frames < least:
             raise ConfigError(f"BlocksConfig.frames={self.frames}: the {self.task} task needs at least {least} frames "
                               "per window (and at least one generated)")
@@ -164,8 +169,8 @@ class WindowDenoiser(torch.nn.Module):
 
 
 class WindowModel(torch.nn.Module):
-    """The window model of a blocks run: a frozen ``StructureModel`` and the trainable ``TemporalNetwork``
-    around it; its denoiser and sampler are ``denoiser`` (a ``WindowDenoiser``).
+    """The window model of a blocks run: a ``StructureModel``, frozen unless ``config.from_scratch``, and the
+    trainable ``TemporalNetwork`` around it; its denoiser and sampler are ``denoiser`` (a ``WindowDenoiser``).
 
     Shapes: windows (B, T, N, 14, 3) Angstrom; S (B, N); mask (B, N, 13); residue_mask (B, N); levels (B,) int64
     (the generated frames' level; given frames are at level 0).
@@ -178,7 +183,7 @@ class WindowModel(torch.nn.Module):
         self.frames = int(config.frames)
         self.structure = StructureModel(model_config, structure_config)
         for parameter in self.structure.parameters():
-            parameter.requires_grad_(False)
+            parameter.requires_grad_(config.from_scratch)
         self.temporal = TemporalNetwork(self.structure.network, config.n_radial, config.r_max_A,
                                         config.n_offset_frequencies, model_config.input_length_A)
         self.register_buffer("given", config.given(), persistent=False)

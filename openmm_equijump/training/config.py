@@ -64,7 +64,8 @@ class TrainConfig:
     interval (e.g. 0.02 ps, DiffMD's regime). "structure" trains a diffusion model of single frames
     (``structure``; ``model.structure``; no lag, as "walk-jump"); "blocks" trains the temporal layers of
     ``model.blocks`` on windows of ``blocks.frames`` frames ``lag_ps`` apart, around the frozen network of the
-    "structure" run ``blocks.pretrained`` (whose ``model`` and ``structure`` settings it takes).
+    "structure" run ``blocks.pretrained`` (whose ``model`` and ``structure`` settings it takes), or with the
+    spatial network trained from scratch (``blocks.from_scratch``).
     """
 
     @property
@@ -114,9 +115,10 @@ class TrainConfig:
                                          "n_tics", "lr_decay_steps"),
                      positive=("lag_ps", "temperature_K", "lr", "grad_clip_norm", "tica_lag_ps"),
                      non_negative=("lr_final", "validation_pairs", "start_noise_A"))
-        if self.method == "blocks" and not self.blocks.pretrained:
+        if self.method == "blocks" and not (self.blocks.pretrained or self.blocks.from_scratch):
             raise ConfigError("TrainConfig.method='blocks' needs blocks.pretrained: the folder of a --method structure "
-                              "run (--pretrained RUN)")
+                              "run (--pretrained RUN), or blocks.from_scratch (--from-scratch) to train the spatial "
+                              "network with the temporal layers")
         if not 0 <= self.validation_fraction < 1:
             raise ConfigError(f"TrainConfig.validation_fraction must be in [0, 1), got {self.validation_fraction}")
 

@@ -232,7 +232,8 @@ def measure_data_scale(config: TrainConfig, data: TrainingData) -> None:
     (``WalkJumpConfig.mean_sq_distance_A2``, ``StructureDiffusionConfig.mean_sq_distance_A2``), DiffMD's u and abar
     (``DiffMDConfig.unit_A``, ``accel_threshold_A``; ``model.diffmd.measure_diffmd_scales``). Settings given in
     the config are kept."""
-    denoiser = {"walk-jump": config.walk_jump, "structure": config.structure}.get(config.method)
+    measures_structure = config.method == "structure" or (config.method == "blocks" and config.blocks.from_scratch)
+    denoiser = config.walk_jump if config.method == "walk-jump" else config.structure if measures_structure else None
     if denoiser is not None and denoiser.mean_sq_distance_A2 is None:
         batch = data.train_pairs.batch(evenly_spaced(len(data.train_pairs), 64))
         weight = atom_mask(batch.mask, batch.residue_mask).unsqueeze(-1).double()
@@ -282,9 +283,11 @@ def print_data_scales(state: TrainingState, config: TrainConfig, data: TrainingD
     if config.method == "blocks":
         c = config.blocks
         trained = sum(p.numel() for p in state.model.parameters() if p.requires_grad)
-        frozen = sum(p.numel() for p in state.model.structure.parameters())
+        spatial = sum(p.numel() for p in state.model.structure.parameters())
+        around = (f"spatial network trained from scratch (data scale C = {config.structure.mean_sq_distance_A2:.1f} "
+                  "A^2)" if c.from_scratch else f"{spatial} frozen parameters of {c.pretrained}")
         print(f"training windows: {len(data.train_pairs)} of {c.frames} frames {config.lag_ps:g} ps apart; task "
-              f"{c.task}; {trained} trained parameters around {frozen} frozen ones of {c.pretrained}")
+              f"{c.task}; {trained} trained parameters; {around}")
         return
     if config.method == "diffmd":
         c = config.diffmd
@@ -369,7 +372,8 @@ def _train(config: TrainConfig, out_dir: Path, world: World, device: torch.devic
             raise CheckpointError(f"{out_dir / CHECKPOINT_NAME} lacks {', '.join(missing)}: it cannot be resumed (a "
                                   "shipped model.pt keeps the weights only); start a new run in another --out")
         check_resumable(config, checkpoint["config"], out_dir)
-    pretrained = pretrained_structure(config) if config.method == "blocks" and checkpoint is None else None
+    pretrained = (pretrained_structure(config)
+                  if config.method == "blocks" and checkpoint is None and not config.blocks.from_scratch else None)
     data = prepare_data(config, out_dir / FRAMES_CACHE_NAME, world)
     measure_data_scale(config, data)
     out_dir.mkdir(parents=True, exist_ok=True)  # only now (or by the frame cache): the inputs are known to work

@@ -98,3 +98,25 @@ def test_blocks_need_a_structure_run(data_flags, tmp_path, capsys):
     assert "frames=2: the interpolation task needs at least 3" in bad_input(
         main, data_flags + ["--method", "blocks", "--pretrained", str(tmp_path), "--task", "interpolation",
                             "--frames", "2", "--out", str(tmp_path / "b")], capsys)
+
+
+def test_a_blocks_run_from_scratch_trains_the_spatial_network_too(data_flags, tmp_path, capsys):
+    """The ablation without pretraining: the same window model, its spatial network random and trained."""
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({"model": config_to_dict(TINY), "validation_pairs": 4, "validate_every": 2,
+                                      "checkpoint_every": 2}))
+    out = tmp_path / "scratch"
+    assert main(data_flags + ["--method", "blocks", "--from-scratch", "--task", "forward", "--frames", "3",
+                              "--lag-ps", "10", "--config", str(config), "--steps", "2", "--out", str(out)]) == 0
+    assert "spatial network trained from scratch (data scale C = " in capsys.readouterr().out
+    stored = load_checkpoint(out)["config"]
+    assert stored["blocks"]["from_scratch"] and stored["blocks"]["pretrained"] is None
+    assert 20.0 < stored["structure"]["mean_sq_distance_A2"] < 80.0
+    before = load_checkpoint(out)["model"]
+    assert main(["--out", str(out), "--resume", "--steps", "3", "--no-progress"]) == 0
+    after = load_checkpoint(out)["model"]
+    changed = [name for name in before if not torch.equal(before[name], after[name])]
+    assert any(name.startswith("structure.") for name in changed)  # one more step moved the spatial network
+    assert any(name.startswith("temporal.") for name in changed)
+    assert "choose one" in bad_input(main, data_flags + ["--method", "blocks", "--from-scratch", "--pretrained",
+                                                         str(out), "--out", str(tmp_path / "b")], capsys)
