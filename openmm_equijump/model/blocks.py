@@ -5,8 +5,9 @@ A window is T frames of one protein, frame_ps apart: heavy atoms X (B, T, N, 14,
 centred on its own heavy-atom centroid and superposed onto the window's first frame (Kabsch on all heavy atoms),
 so the window holds the protein's internal motion and not its diffusion or tumbling. Frames marked ``given``
 (the task: none, the first ("forward"), the first and last ("interpolation")) are conditions: never noised,
-held at their values by the sampler, out of the loss, and shown to the network at level 0 (where the
-preconditioning returns them unchanged) and by the given-frame embedding of the temporal branch.
+held at their values by the sampler, out of the loss, read by the network as the other frames (at the window's
+level, so that the temporal layers compare frames at one scale) but returned unchanged (level 0's c_skip = 1,
+c_out = 0), and marked by the given-frame embedding of the temporal branch.
 
 Training (the paper's eq. 2 with the structure model's parameterization, ``model.structure``): one level tau per
 window for its generated frames, noise centred per frame; the noisy generated frames are superposed onto the
@@ -115,7 +116,7 @@ class WindowDenoiser(torch.nn.Module):
 
     forward(Y (B, T, N, 14, 3) A, level (B,) int64: the generated frames' level, S (B, N), mask (B, N, 13),
     residue_mask (B, N)) -> x_hat (B, T, N, 14, 3): every frame keeps its heavy-atom centroid; given frames
-    (``given``, (T,) bool) are read at level 0 and come back unchanged (c_out = 0).
+    (``given``, (T,) bool) are read as the others, at the window's level, and come back unchanged (c_out = 0).
     """
 
     def __init__(self, structure: StructureModel, temporal: TemporalNetwork, given: torch.Tensor):
@@ -136,11 +137,15 @@ class WindowDenoiser(torch.nn.Module):
                 residue_mask: torch.Tensor) -> torch.Tensor:
         B, T, N = Y.shape[0], Y.shape[1], Y.shape[2]
         given = self.given(Y.device).unsqueeze(0).expand(B, T).flatten()
-        levels = torch.where(given, torch.zeros_like(given, dtype=level.dtype), level.repeat_interleave(T))
         S, mask = S.repeat_interleave(T, 0), mask.repeat_interleave(T, 0)
         residue_mask = residue_mask.repeat_interleave(T, 0)
-        weight, centre, Yc, P, V, time, c_skip, c_out = self.structure.precondition(Y.flatten(0, 1), levels, mask,
-                                                                                    residue_mask)
+        # every frame is read at the window's level (input scale, time), so that the temporal layers compare
+        # frames at one scale; a given frame's output is its input (c_skip 1, c_out 0: level 0's)
+        weight, centre, Yc, P, V, time, c_skip, c_out = self.structure.precondition(
+            Y.flatten(0, 1), level.repeat_interleave(T), mask, residue_mask)
+        held = given.view(-1, 1, 1, 1)
+        c_skip = torch.where(held, torch.ones_like(c_skip), c_skip)
+        c_out = torch.where(held, torch.zeros_like(c_out), c_out)
         h = self.network.condition(P, V, S, mask, residue_mask, T, given)
         out = self.network.run_headers(h, P, V, P, V, time, mask, residue_mask, T, given)
         x_hat = preconditioned_output(centre, Yc, out["x1_P"], out["x1_V"], c_skip, c_out, weight)
@@ -173,7 +178,7 @@ class WindowModel(torch.nn.Module):
     trainable ``TemporalNetwork`` around it; its denoiser and sampler are ``denoiser`` (a ``WindowDenoiser``).
 
     Shapes: windows (B, T, N, 14, 3) Angstrom; S (B, N); mask (B, N, 13); residue_mask (B, N); levels (B,) int64
-    (the generated frames' level; given frames are at level 0).
+    (the generated frames' level: the window's).
     """
 
     def __init__(self, model_config, structure_config: StructureDiffusionConfig, config: BlocksConfig):
