@@ -17,7 +17,7 @@ trajectory-level alignment; given frames are not moved, they fix the window's or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence, Union
 
 import torch
 
@@ -162,17 +162,24 @@ class WindowModel(torch.nn.Module):
 
     @torch.no_grad()
     def sample(self, given_frames: Optional[torch.Tensor], S: torch.Tensor, mask: torch.Tensor,
-               residue_mask: torch.Tensor, steps: int = 100, generator: Optional[torch.Generator] = None
-               ) -> torch.Tensor:
+               residue_mask: torch.Tensor, steps: int = 100,
+               generator: Union[None, torch.Generator, Sequence[torch.Generator]] = None) -> torch.Tensor:
         """Windows (B, T, N, 14, 3) Angstrom by ancestral sampling on ``steps`` levels. ``given_frames``
         (B, T, N, 14, 3): the values of the task's given frames (others ignored; None for "unconditional"); they
         are centred and superposed onto the first frame as in training (``aligned_window``) and returned so;
-        every frame is centred on its heavy-atom centroid."""
+        every frame is centred on its heavy-atom centroid. ``generator``: one for the whole batch, or B of them,
+        window b drawing its noise from ``generator[b]`` alone (then a window does not depend on the others in
+        its batch, to float round-off)."""
         T = self.frames
         B = S.shape[0]
         weight = atom_mask(mask, residue_mask).unsqueeze(-1).to(self.structure.dtype())
-        frame_weight = weight.repeat_interleave(T, 0)
         shape = (B, T) + weight.shape[1:3] + (3,)
+        if isinstance(generator, (list, tuple)):
+            if len(generator) != B:
+                raise ValueError(f"got {len(generator)} generators for {B} windows; give one per window")
+            per_window = [(weight[b:b + 1].repeat_interleave(T, 0), g) for b, g in enumerate(generator)]
+        else:
+            per_window = [(weight.repeat_interleave(T, 0), generator)]
         given = None
         if bool(self.given.any()):
             if given_frames is None or tuple(given_frames.shape) != shape:
@@ -183,6 +190,9 @@ class WindowModel(torch.nn.Module):
         def denoise(Y: torch.Tensor, level: int) -> torch.Tensor:
             return self.denoise(Y, torch.full([B], level, dtype=torch.int64, device=Y.device), S, mask, residue_mask)
 
-        return ancestral_sample(denoise, lambda: centred_noise(frame_weight, generator).reshape(shape),
+        def noise() -> torch.Tensor:
+            return torch.cat([centred_noise(w, g) for w, g in per_window]).reshape(shape)
+
+        return ancestral_sample(denoise, noise,
                                 self.structure.sigma.tolist(), respaced_levels(self.structure.levels, steps),
                                 self.structure.structure_config.unit_A, given)
