@@ -40,7 +40,6 @@ from ..model.checkpoint import load_checkpoint, trained_model
 from ..model.walkjump import atom_centroid, atom_mask, atoms_to_cloud, cloud_to_atoms
 from ..protein.tensorcloud import tensor_cloud_from_positions
 from ..protein.topology import ProteinBinding, TopologyError, bind_topology
-from ..protein.vocabulary import HEAVY_ATOM_ORDER, VOCABULARY
 from ..runtime.export import bind_transition
 from ..runtime.load import model_path
 from .rollout import write_dcds
@@ -96,8 +95,8 @@ def interpolation_model(name: str) -> tuple[WindowModel, dict]:
 
 def check_same_protein(reference: ProteinBinding, other: ProteinBinding, reference_name: str, other_name: str
                        ) -> None:
-    """Refuse ``other`` unless it has the residues and heavy atoms of ``reference``, naming the first that
-    differs (``TopologyError``)."""
+    """Refuse ``other`` unless it has the residues of ``reference``, naming the first that differs
+    (``TopologyError``). Their heavy atoms then agree too: binding refuses a residue that lacks any, naming it."""
     fix = "give structures of the same protein (same sequence and heavy atoms; hydrogens may differ)"
     if reference.n_residues != other.n_residues:
         raise TopologyError(f"{other_name} has {other.n_residues} residues, {reference_name} "
@@ -106,12 +105,6 @@ def check_same_protein(reference: ProteinBinding, other: ProteinBinding, referen
         if a != b:
             raise TopologyError(f"residue {i + 1} is {reference.residue_labels[i]} in {reference_name} but "
                                 f"{other.residue_labels[i]} in {other_name}: {fix}")
-        differ = np.flatnonzero(reference.mask[i] != other.mask[i])
-        if len(differ):
-            slot = int(differ[0])
-            atom = HEAVY_ATOM_ORDER[VOCABULARY[int(a)]][slot]
-            where, lacks = (reference_name, other_name) if reference.mask[i, slot] else (other_name, reference_name)
-            raise TopologyError(f"{reference.residue_labels[i]}: atom {atom} is in {where} but not in {lacks}: {fix}")
 
 
 def read_structure(path: str, reference: Optional[ProteinBinding], reference_name: str
@@ -120,7 +113,10 @@ def read_structure(path: str, reference: Optional[ProteinBinding], reference_nam
     if not Path(path).is_file():
         raise FileNotFoundError(f"structure {path}: no such file")
     pdb = PDBFile(str(path))
-    binding = bind_topology(pdb.topology)
+    try:
+        binding = bind_topology(pdb.topology)
+    except TopologyError as error:
+        raise TopologyError(f"{path}: {error}") from None
     if reference is not None:
         check_same_protein(reference, binding, reference_name, str(path))
     return pdb, binding
