@@ -31,6 +31,8 @@ FORBIDDEN = {
     f"{P}.cli.kinetics": ["e3nn", MODEL, RUNTIME, TRAINING, PLUGIN],
     f"{P}.jobs.evaluate": [TRAINING, PLUGIN],
     f"{P}.cli.analyze": ["e3nn", MODEL, RUNTIME, TRAINING, PLUGIN],
+    f"{P}.analysis.tps_run": ["e3nn", MODEL, RUNTIME, TRAINING, JOBS, PLUGIN],
+    f"{P}.cli.interpolate": [TRAINING, PLUGIN],
     f"{P}.cli.train": [PLUGIN, RUNTIME, JOBS],
 }
 

@@ -1,7 +1,8 @@
 """Jensen-Shannon divergence of two (weighted) samples on stated bins.
 
-JS(P, Q) = 1/2 KL(P || M) + 1/2 KL(Q || M), M = (P + Q) / 2, natural log, so 0 <= JS <= ln 2.
-(scipy.spatial.distance.jensenshannon returns the square root of this, a distance.)
+JS(P, Q) = 1/2 KL(P || M) + 1/2 KL(Q || M), M = (P + Q) / 2, natural log, so 0 <= JS <= ln 2: the package reports
+this divergence. scipy.spatial.distance.jensenshannon returns its square root, a distance (0 .. 0.833), which is what
+Align Your Structures reports; ``js_pair`` prints both, and every printed table and figure title uses it.
 Bins: ``n_bins`` equal bins over the pooled range [min, max] of both samples.
 """
 from __future__ import annotations
@@ -27,6 +28,23 @@ def jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
         return float(np.sum(a[support] * np.log(a[support] / m[support])))
 
     return max(0.0, 0.5 * kl(p) + 0.5 * kl(q))
+
+
+#: How printed Jensen-Shannon values read: ``js_pair``'s "divergence / distance".
+JS_PAIR_LABEL = "JS divergence / distance"
+
+
+def js_distance(divergence: float) -> float:
+    """The Jensen-Shannon distance, sqrt of the divergence (natural log): scipy's ``jensenshannon``."""
+    return float(np.sqrt(divergence))
+
+
+def js_pair(divergence: float | None) -> str:
+    """A Jensen-Shannon divergence (natural log) and its distance (``js_distance``) as "0.0123 / 0.111"
+    (``JS_PAIR_LABEL`` names the two); "-" for None."""
+    if divergence is None:
+        return "-"
+    return f"{divergence:.4f} / {js_distance(divergence):.3f}"
 
 
 @dataclass

@@ -16,7 +16,7 @@ import mdtraj as md
 import numpy as np
 
 from .compare import ReferenceFit, fit_reference, split_reference
-from .divergence import compare_samples, jensen_shannon
+from .divergence import JS_PAIR_LABEL, compare_samples, jensen_shannon, js_distance, js_pair
 from .frames import Ensemble
 from .observables import calpha_rmsd_A, fraction_native_contacts, radius_of_gyration_A, ramachandran_deg
 from .settings import AnalysisSettings, resolve_settings
@@ -104,7 +104,7 @@ class EnsembleComparison:
     def to_dict(self) -> dict:
         return {"mode": "ensemble (no MSM reweighting, no lag on the samples)",
                 "units": {**ENSEMBLE_OBSERVABLES, "divergence": "Jensen-Shannon, natural log (0 .. ln 2)"},
-                "divergences": self.divergences, "js_distances": {k: float(np.sqrt(v)) for k, v in
+                "divergences": self.divergences, "js_distances": {k: js_distance(v) for k, v in
                                                                   self.divergences.items()},
                 "noise_floor": self.noise_floor, "noise_floor_split": self.noise_floor_split,
                 "reference_frames": self.reference_frames, "generated_frames": self.generated_frames}
@@ -130,9 +130,10 @@ def ensemble_summary(comparison: EnsembleComparison) -> str:
     """The divergences of an ensemble comparison next to their noise floor, as a table to print."""
     lines = [f"ensembles (no MSM reweighting, no lag): reference {comparison.reference_frames} frames, samples "
              f"{comparison.generated_frames}",
-             f"{'JS divergence':<14}{'samples':>10}{'noise floor':>14}"]
+             f"{JS_PAIR_LABEL} (distance = sqrt(divergence), scipy's jensenshannon)",
+             f"{'':<14}{'samples':>17}{'noise floor':>17}"]
     for name, value in comparison.divergences.items():
-        lines.append(f"{name:<14}{value:>10.3f}{comparison.noise_floor[name]:>14.3f}")
+        lines.append(f"{name:<14}{js_pair(value):>17}{js_pair(comparison.noise_floor[name]):>17}")
     lines.append(f"noise floor: two halves of the reference ({comparison.noise_floor_split})")
     return "\n".join(lines)
 

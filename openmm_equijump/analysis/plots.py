@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 import numpy as np  # noqa: E402
 
 from .compare import Metrics  # noqa: E402
+from .divergence import JS_PAIR_LABEL, js_pair  # noqa: E402
 
 LABELS = {"rmsd": "C-alpha RMSD to native (A)", "rg": "radius of gyration (A)",
           "fnc": "fraction of native contacts", "gdt_ts": "GDT-TS", "tic1": "TIC1", "tic2": "TIC2",
@@ -67,7 +68,8 @@ def plot_free_energies_1d(metrics: Metrics, path: Path) -> None:
                 (np.array(comparison.generated_counts) / sum(comparison.generated_counts), "generated, raw", ".:")):
             axis.plot(centres, _free_energy(np.asarray(values, dtype=float)), style, label=label, markersize=4)
         axis.set_xlabel(LABELS[name])
-        axis.set_title(f"JS {comparison.js_reweighted:.3f} (raw {comparison.js_raw:.3f})")
+        axis.set_title(f"{JS_PAIR_LABEL}\n{js_pair(comparison.js_reweighted)} (raw {js_pair(comparison.js_raw)})",
+                       fontsize=9)
     _save_panels(figure, axes, "free energy (kT)", path)
 
 
@@ -90,7 +92,7 @@ def plot_chemistry(metrics: Metrics, path: Path) -> None:
             counts = np.asarray(counts, dtype=float)
             axis.stairs(counts / counts.sum(), edges, label=label)
         axis.set_xlabel(LABELS[name])
-        axis.set_title(f"JS {comparison.js_raw:.4f}")
+        axis.set_title(f"{JS_PAIR_LABEL} {js_pair(comparison.js_raw)}", fontsize=9)
     _save_panels(figure, axes, "fraction", path)
 
 

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from .compare import CHEMISTRY, OBSERVABLES, Metrics
+from .divergence import JS_PAIR_LABEL, js_pair
 
 
 def write_metrics(metrics: Metrics, path: Path) -> None:
@@ -13,19 +14,17 @@ def write_metrics(metrics: Metrics, path: Path) -> None:
     path.write_text(json.dumps(metrics.to_dict(), indent=1))
 
 
-def _cell(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}" if value >= 1e-3 or value == 0 else f"{value:.1e}"
-
-
 def summary_table(metrics: Metrics) -> str:
-    """Jensen-Shannon divergences (natural log) of generated vs reference, next to the noise floor."""
+    """Jensen-Shannon divergences (natural log) of generated vs reference, next to the noise floor; every cell is
+    ``js_pair``'s divergence / distance."""
     r = metrics.resolved
     lines = [
         f"TICA lag {r.tica_lag_ps:g} ps, {r.n_tics} TICs, {r.n_clusters} clusters, MSM lag {r.msm_lag_ps:g} ps, "
         f"{r.n_bins} bins; frames: reference {metrics.comparison.reference_frames} x {r.reference_frame_ps:g} ps, "
         f"generated {metrics.comparison.generated_frames} x {r.generated_frame_ps:g} ps "
         f"(chosen from data: {', '.join(r.chosen_from_data) or 'none'})",
-        f"{'JS divergence':<14}{'reweighted':>12}{'raw':>10}{'noise floor':>14}{'(raw)':>10}",
+        f"{JS_PAIR_LABEL} (distance = sqrt(divergence), scipy's jensenshannon)",
+        f"{'':<14}{'reweighted':>17}{'raw':>17}{'noise floor':>17}{'(raw)':>17}",
     ]
     floor = metrics.noise_floor
     for name in list(OBSERVABLES) + list(CHEMISTRY):
@@ -38,7 +37,7 @@ def summary_table(metrics: Metrics) -> str:
             c = metrics.comparison.chemistry[name]
             values = [None, c.js_raw]
             floors = [None, floor.chemistry[name].js_raw if floor else None]
-        cells = "".join(f"{_cell(v):>{width}}" for v, width in zip(values + floors, (12, 10, 14, 10)))
+        cells = "".join(f"{js_pair(v):>17}" for v in values + floors)
         lines.append(f"{name:<14}{cells}")
     split = metrics.noise_floor_split
     if split["computed"]:

@@ -104,7 +104,7 @@ def check_enough_frames(ensemble: Ensemble, what: str) -> None:
                                  f"needs at least {MIN_FRAMES} to compare distributions (run longer)")
 
 
-def _frames(interval_ps: float, frame_ps: float, what: str) -> int:
+def whole_frames(interval_ps: float, frame_ps: float, what: str) -> int:
     frames = interval_ps / frame_ps
     if abs(frames - round(frames)) > 1e-6 * max(1.0, frames) or round(frames) < 1:
         raise ConfigError(f"{what} {interval_ps:g} ps is not a positive multiple of the frame interval "
@@ -116,8 +116,14 @@ def strided(ensemble: Ensemble, stride_ps: float | None) -> Ensemble:
     """The ensemble with one frame kept per ``stride_ps`` (unchanged when None or not coarser)."""
     if stride_ps is None or stride_ps <= ensemble.frame_ps * (1 + 1e-6):
         return ensemble
-    step = _frames(stride_ps, ensemble.frame_ps, "stride")
+    step = whole_frames(stride_ps, ensemble.frame_ps, "stride")
     return Ensemble([t[::step] for t in ensemble.trajectories], ensemble.frame_ps * step, ensemble.sources)
+
+
+def default_tica_lag_ps(reference: Ensemble) -> float:
+    """The TICA lag when none is set: 1/20 of the shortest reference trajectory (at least one frame), at most
+    the paper's 2 ns, in whole frames."""
+    return max(1, min(min(reference.lengths) // 20, int(PAPER_TICA_LAG_PS // reference.frame_ps))) * reference.frame_ps
 
 
 def resolve_settings(settings: AnalysisSettings, reference: Ensemble, generated: Ensemble) -> ResolvedSettings:
@@ -128,8 +134,7 @@ def resolve_settings(settings: AnalysisSettings, reference: Ensemble, generated:
     ref_dt, gen_dt = reference.frame_ps, generated.frame_ps
     tica_lag_ps = settings.tica_lag_ps
     if tica_lag_ps is None:
-        lag_frames = max(1, min(min(reference.lengths) // 20, int(PAPER_TICA_LAG_PS // ref_dt)))
-        tica_lag_ps = lag_frames * ref_dt
+        tica_lag_ps = default_tica_lag_ps(reference)
         chosen.append("tica_lag_ps")
     n_clusters = settings.n_clusters
     if n_clusters is None:
@@ -147,10 +152,10 @@ def resolve_settings(settings: AnalysisSettings, reference: Ensemble, generated:
     if settings.n_tics < 2:
         raise ConfigError(f"n_tics must be at least 2 (TIC1 and TIC2 are compared), got {settings.n_tics}")
     return ResolvedSettings(
-        tica_lag_ps=float(tica_lag_ps), tica_lag_frames=_frames(tica_lag_ps, ref_dt, "TICA lag"),
+        tica_lag_ps=float(tica_lag_ps), tica_lag_frames=whole_frames(tica_lag_ps, ref_dt, "TICA lag"),
         n_tics=settings.n_tics, n_clusters=int(n_clusters), msm_lag_ps=float(msm_lag_ps),
-        msm_lag_reference_frames=_frames(msm_lag_ps, ref_dt, "MSM lag (reference)"),
-        msm_lag_generated_frames=_frames(msm_lag_ps, gen_dt, "MSM lag (generated)"),
+        msm_lag_reference_frames=whole_frames(msm_lag_ps, ref_dt, "MSM lag (reference)"),
+        msm_lag_generated_frames=whole_frames(msm_lag_ps, gen_dt, "MSM lag (generated)"),
         reference_frame_ps=ref_dt, generated_frame_ps=gen_dt, n_bins=settings.n_bins,
         chemistry_frames=settings.chemistry_frames, clash_overlap_A=settings.clash_overlap_A,
         seed=settings.seed, chosen_from_data=chosen)

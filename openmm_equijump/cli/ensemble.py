@@ -11,6 +11,7 @@ import argparse
 from dataclasses import replace
 from typing import Optional, Sequence
 
+from ..analysis.divergence import JS_PAIR_LABEL, js_pair
 from ..config import config_from_dict, load_yaml
 from ..jobs.ensemble import EnsembleConfig, run_ensemble
 from . import ArgumentParser, add_config_flag, command, given
@@ -59,9 +60,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"{result['chains']} chains x {result['walk_steps_per_chain']} walk steps; sound chains "
           f"{result['sound_chains']}/{result['chains']}; sampler {result['sampler_cpu_seconds']:.0f} CPU s"
           + (f"; MD {result['md']['ns']:.2f} ns in {result['md']['cpu_seconds']:.0f} CPU s" if "md" in result else ""))
-    print(f"{'observable':<10} {'walk-jump':>10} {'MD beside':>10} {'noise floor':>12}")
+    print(f"{JS_PAIR_LABEL} (distance = sqrt(divergence), scipy's jensenshannon)")
+    print(f"{'observable':<10} {'walk-jump':>16} {'MD beside':>16} {'noise floor':>16}")
     for name, value in comparison["divergences"].items():
-        md_value = result["md"]["divergences"][name] if "md" in result else float("nan")
-        print(f"{name:<10} {value:>10.4f} {md_value:>10.4f} {comparison['noise_floor'][name]:>12.4f}")
+        md_value = result["md"]["divergences"][name] if "md" in result else None
+        print(f"{name:<10} {js_pair(value):>16} {js_pair(md_value):>16} {js_pair(comparison['noise_floor'][name]):>16}")
     print(f"wrote {config.out}")
     return 0

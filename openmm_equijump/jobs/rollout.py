@@ -186,16 +186,17 @@ def run_batch(indices: list[int], config: "SimulateConfig", topology: app.Topolo
             "blown_up_at_jump": [blown_up_at[r] for r in indices]}
 
 
-def write_dcds(out: Path, topology: app.Topology, frames: np.ndarray, jump_ps: float) -> list[Path]:
-    """``out``/replica_<r>.dcd of each replica of ``frames`` (R, jumps, n_atoms, 3) nm, its finite frames only
-    (a replica that blew up keeps its frames before); returns the paths written (none for a replica with no
-    finite frame)."""
+def write_dcds(out: Path, topology: app.Topology, frames: np.ndarray, jump_ps: float,
+               name: str = "replica") -> list[Path]:
+    """``out``/<name>_<r>.dcd of each replica of ``frames`` (R, jumps, n_atoms, 3) nm, its finite frames only
+    (a replica that blew up keeps its frames before), ``jump_ps`` apart; returns the paths written (none for a
+    replica with no finite frame)."""
     paths = []
     for r, replica in enumerate(frames):
         finite = replica[np.isfinite(replica).all(axis=(1, 2))]
         if len(finite) == 0:
             continue
-        path = out / f"replica_{r}.dcd"
+        path = out / f"{name}_{r}.dcd"
         with open(path, "wb") as handle:
             dcd = app.DCDFile(handle, topology, jump_ps * unit.picosecond)
             for x in finite:

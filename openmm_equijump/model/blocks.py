@@ -18,7 +18,7 @@ trajectory-level alignment; given frames are not moved, they fix the window's or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 
@@ -235,15 +235,18 @@ class WindowModel(torch.nn.Module):
 
     @torch.no_grad()
     def sample(self, given_frames: Optional[torch.Tensor], S: torch.Tensor, mask: torch.Tensor,
-               residue_mask: torch.Tensor, steps: int = 100, generator: Optional[torch.Generator] = None
-               ) -> torch.Tensor:
+               residue_mask: torch.Tensor, steps: int = 100,
+               generator: Union[None, torch.Generator, Sequence[torch.Generator]] = None) -> torch.Tensor:
         """Windows (B, T, N, 14, 3) Angstrom by ancestral sampling on ``steps`` levels. ``given_frames``
         (B, T, N, 14, 3): the values of the task's given frames (others ignored; None for "unconditional"); they
         are centred and superposed onto the first frame as in training (``aligned_window``) and returned so;
-        every frame is centred on its heavy-atom centroid."""
+        every frame is centred on its heavy-atom centroid. ``generator``: one for the whole batch, or B of them,
+        window b drawing its noise from ``generator[b]`` alone (then a window does not depend on the others in
+        its batch, to float round-off)."""
         T = self.frames
         weight = atom_mask(mask, residue_mask).unsqueeze(-1).to(self.structure.dtype())
-        shape = (S.shape[0], T) + weight.shape[1:3] + (3,)
+        B = S.shape[0]
+        shape = (B, T) + weight.shape[1:3] + (3,)
         values = torch.zeros(shape, dtype=weight.dtype, device=weight.device)
         if bool(self.given.any()):
             if given_frames is None or tuple(given_frames.shape) != shape:
@@ -251,5 +254,11 @@ class WindowModel(torch.nn.Module):
                                  f"{None if given_frames is None else tuple(given_frames.shape)}")
             values = aligned_window(given_frames.to(weight.dtype), weight)
         levels = respaced_levels(self.structure.levels, steps)
-        return self.denoiser.sample(values, window_noise(weight, T, len(levels) - 1, generator), levels, S, mask,
-                                    residue_mask)
+        draws = len(levels) - 1
+        if isinstance(generator, (list, tuple)):
+            if len(generator) != B:
+                raise ValueError(f"got {len(generator)} generators for {B} windows; give one per window")
+            noise = torch.cat([window_noise(weight[b:b + 1], T, draws, g) for b, g in enumerate(generator)], dim=1)
+        else:
+            noise = window_noise(weight, T, draws, generator)
+        return self.denoiser.sample(values, noise, levels, S, mask, residue_mask)
