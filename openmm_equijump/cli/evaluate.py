@@ -27,7 +27,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> EvaluateConfig:
     parser.add_argument("--seed", type=int, help=f"replica r uses seed + r (default {EvaluateConfig.seed})")
     parser.add_argument("--threads", type=int, help="CPU threads of the jumps (default 1, the fastest beside other busy "
                                                     "processes; 0: one per core)")
-    parser.add_argument("--latent-steps", type=int, help=f"default {SamplerConfig.latent_steps}")
+    parser.add_argument("--latent-steps", type=int, help=f"default {SamplerConfig.latent_steps} (a blocks model: "
+                                                         "ancestral steps per block)")
     parser.add_argument("--eps", type=float, help=f"default {SamplerConfig.eps:g}")
     parser.add_argument("--mode", choices=("sde", "ode"), help=f"default {SamplerConfig.mode}")
     parser.add_argument("--projection-iterations", type=int,

@@ -7,6 +7,9 @@ card was measured:
 
     python -m openmm_equijump.evaluate --model chignolin --replicas 20 --jumps 100 --out runs/eval
 
+A forward-task blocks model (Align Your Structures) is evaluated the same way: a jump is one frame of its blocks
+(its frame interval), and ``latent_steps`` is its ancestral steps per block.
+
 Writes ``evaluate_config.yaml`` (``--config`` reads it back), ``replica_<r>.dcd`` (one frame per jump),
 ``evaluation.json`` (config, speed, stability per replica), ``analysis/metrics.json`` and the analysis figures.
 """
@@ -29,6 +32,7 @@ from ..analysis.stability import stability_by_frame, stability_report, stability
 from ..config import check_ranges, save_yaml
 from ..device import cpu_threads
 from ..errors import ConfigError
+from ..model.block_sampler import BlockSamplerConfig
 from ..model.sampler import SamplerConfig
 from ..runtime.load import PRETRAINED_DIR, load_model, reference_md
 from ..runtime.replicas import run_replicas
@@ -48,7 +52,7 @@ class EvaluateConfig:
     replicas: int = 20
     jumps: int = 100
     seed: int = 1
-    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)  # of a blocks model: latent_steps and projection
     reference_topology: Optional[str] = None     # None with no reference: the MD shipped beside the model
     reference: list[str] = field(default_factory=list)
     threads: int = 1                             # libtorch CPU threads of the jumps (0: one per core)
@@ -75,7 +79,9 @@ def evaluate(config: EvaluateConfig) -> dict:
     out = Path(config.out)
     reference = reference_files(config)
     pdb = app.PDBFile(config.pdb)
-    module = load_model(config.model, pdb.topology, sampler=config.sampler)
+    # a blocks model's sampler takes the same two settings: ancestral steps per block and projection sweeps
+    blocks = BlockSamplerConfig(config.sampler.latent_steps, config.sampler.projection_iterations)
+    module = load_model(config.model, pdb.topology, sampler=config.sampler, blocks=blocks)
     out.mkdir(parents=True, exist_ok=True)
     save_yaml(config, out / CONFIG_NAME)
     start = np.asarray(pdb.positions.value_in_unit(unit.nanometer), dtype=np.float32)
