@@ -167,7 +167,7 @@ def transition_segments(metastate_dtrajs: Sequence[np.ndarray], start: int, end:
     frames of the trajectories that starts in ``start`` and ends in ``end`` (every start frame counted)."""
     span = n_steps * lag_frames
     segments = [d[i:i + span + 1:lag_frames] for d in map(np.asarray, metastate_dtrajs)
-                for i in np.flatnonzero(d[:len(d) - span] == start) if d[i + span] == end]
+                for i in np.flatnonzero(d[:max(len(d) - span, 0)] == start) if d[i + span] == end]
     return np.array(segments, dtype=int).reshape(-1, n_steps + 1)
 
 

@@ -7,8 +7,9 @@
 3. Without generated paths: ``endpoints`` start and end frames drawn from the reference frames of the two
    metastates, written as heavy-atom PDBs (``endpoints/start_<k>.pdb``, ``end_<k>.pdb``) for ``interpolate``.
 4. With generated paths (``interpolate``'s, all of one length): every path frame's metastate, the path read
-   every MSM lag (``path_states``), and its metrics (``analysis.tps``) beside those of the reference MSM's own
-   bridges, of the reference MD's stretches of the same duration that go from the start to the
+   every MSM lag (``path_states``), and its metrics (``analysis.tps``) beside those of independent bridges of the
+   reference MSM, as many as the generated paths (the noise floor of the occupancy JS, whose reference occupancy
+   comes from ``bridges`` other bridges), of the reference MD's stretches of the same duration that go from the start to the
    end metastate, and of bridges of MSMs estimated on held-out MD ("oracle") cut to given durations (the paper's
    MD oracles of growing length).
 
@@ -78,8 +79,10 @@ class TPSSettings:
     generated_frame_ps: Optional[float] = None
 
     def __post_init__(self) -> None:
-        check_ranges(self, at_least_one=("n_clusters", "n_tics", "bridges", "endpoints"),
+        check_ranges(self, at_least_one=("n_clusters", "bridges", "endpoints"),
                      positive=("tica_lag_ps", "msm_lag_ps", "min_flux", "reference_frame_ps", "generated_frame_ps"))
+        if self.n_tics < 2:
+            raise ConfigError(f"TPSSettings.n_tics must be >= 2 (the paths are drawn on TIC1 and TIC2), got {self.n_tics}")
         if self.n_metastates < 2:
             raise ConfigError(f"TPSSettings.n_metastates must be >= 2, got {self.n_metastates}")
         if self.states is not None and (len(self.states) != 2 or self.states[0] == self.states[1]):
@@ -226,8 +229,10 @@ def judge_paths(generated: Ensemble, reference: Ensemble, oracle: Optional[Ensem
                                  f"{states.msm_lag_ps:g} ps: no reference paths to compare with; choose other "
                                  "--states or a shorter --msm-lag-ps")
     expected = occupancy(bridges, model.n_metastates)
-    rows = [path_set_metrics("reference MSM bridges", bridges, model, start, end, expected),
-            path_set_metrics("generated", paths, model, start, end, expected)]
+    # the noise floor of the occupancy JS: independent reference bridges, as many as the generated paths
+    floor = sample_bridges(model.transition_matrix, start, end, n_steps, len(paths), rng)
+    rows = [path_set_metrics("generated", paths, model, start, end, expected),
+            path_set_metrics(f"reference MSM bridges x {len(paths)}", floor, model, start, end, expected)]
     segments = transition_segments(states.metastates, start, end, n_steps,
                                    whole_frames(states.msm_lag_ps, reference.frame_ps, "MSM lag (reference)"))
     if len(segments):

@@ -14,8 +14,9 @@ Every frame, given ones included, is then made a structure of the System as a ju
 terminal OXT and caps rebuilt in their frames as they sit in ``topology`` (default: the start structure). Given
 frames move only by what the projection changes (hundredths of an Angstrom for an MD structure).
 
-Path k draws its noise from a generator seeded ``seed + k`` alone, so it does not depend on how many paths are
-made or how they are batched (to float round-off).
+Path k draws its noise from a CPU generator seeded ``seed + k`` alone, so it does not depend on how many paths
+are made, how they are batched (to float round-off) or the device; runs with seeds 1 and 2 share all paths but
+one (give seeds far apart for independent sets).
 
 Output folder: ``path_<k>.dcd`` (all atoms of ``topology``, T frames, the header carrying lag_ps),
 ``topology.pdb`` (their topology, at the start) and ``interpolate_config.yaml``.
@@ -181,10 +182,10 @@ def generate_paths(bound, model: WindowModel, start: torch.Tensor, end: torch.Te
     with tqdm(total=config.paths, desc="interpolate", unit="path") as bar:
         for first in range(0, config.paths, config.batch_size):
             count = min(config.batch_size, config.paths - first)
-            generators = [torch.Generator(device).manual_seed(config.seed + k) for k in range(first, first + count)]
+            seeds = [config.seed + k for k in range(first, first + count)]
             windows = model.sample(given.expand(count, -1, -1, -1, -1), bound.cloud.residue_types.expand(count, -1),
                                    mask.expand(count, -1, -1), residue_mask.expand(count, -1), config.steps,
-                                   generators)
+                                   seeds)
             frames = windows.to(torch.float64).flatten(0, 1) + centre
             P1, V1 = atoms_to_cloud(frames, mask.expand(len(frames), -1, -1))
             positions = bound.positions(template.expand(len(frames), -1, -1), anchors.expand(len(frames), -1, -1),

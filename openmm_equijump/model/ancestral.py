@@ -33,8 +33,10 @@ def ancestral_step(y: torch.Tensor, x_hat: torch.Tensor, sigma_t: float, sigma_s
                    z: Optional[torch.Tensor]) -> torch.Tensor:
     """One step from level t (noise sigma_t, A) to level s < t given x_hat = x_hat(y, t) and a standard draw z
     (None when s is 0: the step returns x_hat) (module docstring)."""
-    if z is None or sigma_s == 0.0:
+    if sigma_s == 0.0:
         return x_hat
+    if z is None:
+        raise RuntimeError("ancestral_step: a step to a level above 0 needs a standard draw z")
     r = sigma_s ** 2 / sigma_t ** 2
     return x_hat + r * (y - x_hat) + sigma_s * math.sqrt(1.0 - r) * z
 

@@ -23,8 +23,7 @@ import torch
 from ..config import check_ranges
 from ..errors import ConfigError
 from .ancestral import respaced_levels
-from .blocks import WindowModel, window_noise
-from .transports.noise import seeded_generator
+from .blocks import WindowModel
 from .walkjump import atom_centroid, atom_mask, atoms_to_cloud, cloud_to_atoms
 
 
@@ -66,8 +65,9 @@ class BlockSampler(torch.nn.Module):
         self.levels: List[int] = respaced_levels(model.structure.levels, config.steps)
 
     def settings(self) -> Dict[str, float]:
-        """The sampler's settings for the jump module's metadata."""
-        return {"frames_per_block": float(self.frames), "ancestral_steps": float(len(self.levels) - 1)}
+        """The sampler's settings for the jump module's metadata (latent_steps: ancestral steps per block)."""
+        return {"window_frames": float(self.frames), "frames_per_block": float(self.frames - 1),
+                "latent_steps": float(len(self.levels) - 1)}
 
     def _batch(self, P: torch.Tensor, S: torch.Tensor, mask: torch.Tensor
                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -116,12 +116,6 @@ class BlockSampler(torch.nn.Module):
         X0 = cloud_to_atoms(P, V) * weight
         centre = atom_centroid(X0, weight)
         given = torch.zeros([R, T, X0.shape[1], X0.shape[2], 3], dtype=P.dtype, device=P.device)
-        given[:, 0] = (X0 - centre) * weight  # the window's first frame as in training (aligned_window)
-        draws = len(self.levels) - 1
-        noise = torch.zeros([draws, R, T, X0.shape[1], X0.shape[2], 3], dtype=P.dtype, device=P.device)
-        weight_cpu = weight.cpu()
-        for r in range(R):  # on the CPU: the same numbers on every device (TorchScript has no CUDA generator)
-            generator = seeded_generator(seeds[r], weight_cpu)
-            noise[:, r] = window_noise(weight_cpu[r:r + 1], T, draws, generator)[:, 0].to(P.device)
-        X = self.denoiser.sample(given, noise, self.levels, S, mask, residue_mask)
+        given[:, 0] = (X0 - centre) * weight  # the window's first frame as aligned_window makes it: centred
+        X = self.denoiser.sample(given, seeds, self.levels, S, mask, residue_mask)
         return (X[:, 1:] + centre.unsqueeze(1)) * weight.unsqueeze(1)

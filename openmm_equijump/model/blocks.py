@@ -18,7 +18,7 @@ trajectory-level alignment; given frames are not moved, they fix the window's or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence
 
 import torch
 
@@ -27,6 +27,7 @@ from ..errors import ConfigError
 from .ancestral import ancestral_step, prior_std_A, respaced_levels
 from .batch import PairBatch
 from .nn.interpolator import TemporalNetwork, WindowNetwork
+from .transports.noise import seeded_generator
 from .structure import StructureDiffusionConfig, StructureModel
 from .walkjump import atom_centroid, atom_mask, centred_noise, cloud_to_atoms, denoising_loss, preconditioned_output, \
     superpose_atoms
@@ -101,13 +102,20 @@ def aligned_window(X: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return torch.stack([frames[0]] + [superpose_atoms(x, frames[0], weight) for x in frames[1:]], dim=1)
 
 
-def window_noise(weight: torch.Tensor, frames: int, draws: int, generator: Optional[torch.Generator]
-                 ) -> torch.Tensor:
-    """``draws`` standard draws (draws, B, T, N, 14, 3) for windows of ``frames`` frames of the structures whose
-    real atoms ``weight`` (B, N, 14, 1) marks, centred per frame (``centred_noise``), zero on padding."""
-    B, N, slots = weight.shape[0], weight.shape[1], weight.shape[2]
-    frame_weight = weight.unsqueeze(0).unsqueeze(2).expand(draws, B, frames, N, slots, 1).reshape(-1, N, slots, 1)
-    return centred_noise(frame_weight, generator).reshape(draws, B, frames, N, slots, 3)
+def window_generators(seeds: List[int], cpu_tensor: torch.Tensor) -> List[torch.Generator]:
+    """One CPU generator per window, seeded ``seeds[b]`` (``transports.noise.seeded_generator``): window b's noise
+    comes from its seed alone, and is the same numbers on every device."""
+    return [seeded_generator(seed, cpu_tensor) for seed in seeds]
+
+
+def window_draw(weight: torch.Tensor, frames: int, generators: List[torch.Generator]) -> torch.Tensor:
+    """One standard draw (B, T, N, 14, 3) for windows of ``frames`` frames of the structures whose real atoms
+    ``weight`` (B, N, 14, 1) marks, centred per frame (``centred_noise``), zero on padding; window b's from
+    ``generators[b]`` (on the CPU), returned on weight's device."""
+    weight_cpu = weight.cpu()
+    draws = [centred_noise(weight_cpu[b:b + 1].expand(frames, -1, -1, -1), generator)
+             for b, generator in enumerate(generators)]
+    return torch.stack(draws).to(weight.device)
 
 
 class WindowDenoiser(torch.nn.Module):
@@ -152,23 +160,29 @@ class WindowDenoiser(torch.nn.Module):
         return x_hat.reshape(B, T, N, x_hat.shape[2], 3)
 
     @torch.jit.export
-    def sample(self, given_frames: torch.Tensor, noise: torch.Tensor, levels: List[int], S: torch.Tensor,
+    def sample(self, given_frames: torch.Tensor, seeds: List[int], levels: List[int], S: torch.Tensor,
                mask: torch.Tensor, residue_mask: torch.Tensor) -> torch.Tensor:
         """Windows (B, T, N, 14, 3) A by DDPM's ancestral sampler (``model.ancestral``) visiting ``levels``
-        (decreasing to 0: ``respaced_levels``) with the standard draws ``noise`` (len(levels) - 1, B, T, N, 14, 3)
-        (``window_noise``: the prior's, then one per step that does not end at level 0). ``given_frames``
-        (B, T, N, 14, 3): the given frames' values, aligned as in training (``aligned_window``), held
-        throughout; the other frames' values are ignored."""
-        given = self.given(noise.device).view(1, -1, 1, 1, 1)
-        B = S.shape[0]
+        (decreasing to 0: ``respaced_levels``), window b drawing its noise from seed ``seeds[b]`` alone
+        (``window_generators``; one draw for the prior, then one per step that does not end at level 0, each
+        drawn when it is needed). ``given_frames`` (B, T, N, 14, 3): the given frames' values, aligned as in
+        training (``aligned_window``), held throughout; the other frames' values are ignored."""
+        B, T = S.shape[0], self.frames
+        if len(seeds) != B:
+            raise RuntimeError("WindowDenoiser.sample: got " + str(len(seeds)) + " seeds for " + str(B)
+                               + " windows; give one per window")
+        given = self.given(S.device).view(1, -1, 1, 1, 1)
+        weight = atom_mask(mask, residue_mask).unsqueeze(-1).to(given_frames.dtype)
+        generators = window_generators(seeds, weight.cpu())
         sigma = self.structure.sigma
-        y = torch.where(given, given_frames, prior_std_A(float(sigma[levels[0]]), self.unit_A) * noise[0])
+        y = prior_std_A(float(sigma[levels[0]]), self.unit_A) * window_draw(weight, T, generators)
+        y = torch.where(given, given_frames, y)
         for k in range(len(levels) - 1):
             t, s = levels[k], levels[k + 1]
             x_hat = self.forward(y, torch.full([B], t, dtype=torch.int64, device=y.device), S, mask, residue_mask)
             z: Optional[torch.Tensor] = None
             if s > 0:
-                z = noise[k + 1]
+                z = window_draw(weight, T, generators)
             y = torch.where(given, given_frames, ancestral_step(y, x_hat, float(sigma[t]), float(sigma[s]), z))
         return y
 
@@ -199,6 +213,12 @@ class WindowModel(torch.nn.Module):
     def denoiser(self) -> WindowDenoiser:
         """The scriptable denoiser and sampler of this model's windows (shares its weights)."""
         return self._denoiser[0]
+
+    def train(self, mode: bool = True) -> "WindowModel":
+        """As ``nn.Module.train``, and the denoiser outside the module tree follows."""
+        super().train(mode)
+        self.denoiser.train(mode)
+        return self
 
     def denoise(self, Y: torch.Tensor, level: torch.Tensor, S: torch.Tensor, mask: torch.Tensor,
                 residue_mask: torch.Tensor) -> torch.Tensor:
@@ -235,14 +255,14 @@ class WindowModel(torch.nn.Module):
 
     @torch.no_grad()
     def sample(self, given_frames: Optional[torch.Tensor], S: torch.Tensor, mask: torch.Tensor,
-               residue_mask: torch.Tensor, steps: int = 100,
-               generator: Union[None, torch.Generator, Sequence[torch.Generator]] = None) -> torch.Tensor:
-        """Windows (B, T, N, 14, 3) Angstrom by ancestral sampling on ``steps`` levels. ``given_frames``
-        (B, T, N, 14, 3): the values of the task's given frames (others ignored; None for "unconditional"); they
-        are centred and superposed onto the first frame as in training (``aligned_window``) and returned so;
-        every frame is centred on its heavy-atom centroid. ``generator``: one for the whole batch, or B of them,
-        window b drawing its noise from ``generator[b]`` alone (then a window does not depend on the others in
-        its batch, to float round-off)."""
+               residue_mask: torch.Tensor, steps: int = 100, seeds: Optional[Sequence[int]] = None
+               ) -> torch.Tensor:
+        """Windows (B, T, N, 14, 3) Angstrom by ancestral sampling on ``steps`` levels (``WindowDenoiser.sample``).
+        ``given_frames`` (B, T, N, 14, 3): the values of the task's given frames (others ignored; None for
+        "unconditional"); they are centred and superposed onto the first frame as in training
+        (``aligned_window``) and returned so; every frame is centred on its heavy-atom centroid. ``seeds``: one
+        per window (window b's noise comes from seeds[b] alone: it does not depend on the other windows of the
+        batch, to float round-off); None: drawn from torch's global generator."""
         T = self.frames
         weight = atom_mask(mask, residue_mask).unsqueeze(-1).to(self.structure.dtype())
         B = S.shape[0]
@@ -253,12 +273,9 @@ class WindowModel(torch.nn.Module):
                 raise ValueError(f"the {self.blocks_config.task} task needs given_frames of shape {shape}, got "
                                  f"{None if given_frames is None else tuple(given_frames.shape)}")
             values = aligned_window(given_frames.to(weight.dtype), weight)
-        levels = respaced_levels(self.structure.levels, steps)
-        draws = len(levels) - 1
-        if isinstance(generator, (list, tuple)):
-            if len(generator) != B:
-                raise ValueError(f"got {len(generator)} generators for {B} windows; give one per window")
-            noise = torch.cat([window_noise(weight[b:b + 1], T, draws, g) for b, g in enumerate(generator)], dim=1)
-        else:
-            noise = window_noise(weight, T, draws, generator)
-        return self.denoiser.sample(values, noise, levels, S, mask, residue_mask)
+        if seeds is None:
+            seeds = torch.randint(0, 2 ** 62, [B]).tolist()
+        elif len(seeds) != B:
+            raise ValueError(f"got {len(seeds)} seeds for {B} windows; give one per window")
+        return self.denoiser.sample(values, [int(seed) for seed in seeds], respaced_levels(self.structure.levels, steps),
+                                    S, mask, residue_mask)

@@ -78,6 +78,7 @@ def test_md_stretches_are_every_window_from_start_to_end_read_every_lag():
     assert transition_segments([d, d], 0, 2, 1, 2).tolist() == [[0, 2]] * 4  # frames 1 -> 3 and 5 -> 7
     assert transition_segments([d], 2, 0, 5, 1).tolist() == [[2, 2, 0, 1, 2, 0]]
     assert transition_segments([d], 2, 0, 6, 1).shape == (0, 7)  # none that long
+    assert transition_segments([d[:4]], 0, 2, 6, 1).shape == (0, 7)  # nor in a trajectory shorter than the span
 
 
 def test_the_js_distance_is_scipys_jensenshannon_and_printed_beside_the_divergence():

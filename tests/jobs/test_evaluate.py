@@ -4,7 +4,10 @@ import json
 import mdtraj
 import numpy as np
 
+import pytest
+
 from openmm_equijump.cli.evaluate import main
+from openmm_equijump.trajectory_files import dcd_header_interval_ps
 
 from helpers import SHIPPED
 
@@ -49,3 +52,15 @@ def test_stability_by_frame_counts_what_breaks():
     assert rows[1]["closest_heavy_pair_A"] < 0.1 and rows[0]["closest_heavy_pair_A"] > 1.0
     assert 3.7 < rows[2]["ca_ca_mean_A"] < 3.9 and rows[2]["ca_ca_in_band"] == 1.0
     assert "| replicas finite | 2 / 2 | 2 / 2 | 1 / 2 |" in stability_table(rows)
+
+
+def test_a_forward_blocks_model_is_evaluated_frame_by_frame(tiny_blocks_model, tmp_path):
+    out = tmp_path / "eval_blocks"
+    reference = SHIPPED / "reference"
+    main(["--model", str(tiny_blocks_model), "--replicas", "2", "--jumps", str(JUMPS), "--latent-steps", "2",
+          "--reference-topology", str(reference / "heavy_atoms.pdb"), "--reference",
+          *map(str, sorted(reference.glob("*.xtc"))), "--out", str(out)])
+    result = json.loads((out / "evaluation.json").read_text())
+    assert [report["frames"] for report in result["stability"]] == [JUMPS, JUMPS]
+    trajectory = mdtraj.load(str(out / "replica_0.dcd"), top=result["config"]["pdb"])
+    assert dcd_header_interval_ps(out / "replica_0.dcd") == pytest.approx(10.0) and np.isfinite(trajectory.xyz).all()

@@ -219,3 +219,16 @@ def test_structure_without_hydrogens_asks_for_prepare(tiny_model, tmp_path, caps
                         capsys)
     assert re.search(r"heavy_atoms.pdb: amber14 \+ OBC2 cannot build a System .*--prepare", message)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_forward_blocks_model_simulates_one_frame_per_jump(tiny_blocks_model, tmp_path):
+    """simulate with a blocks model (windows of 4 frames 10 ps apart): 5 frames per replica, 10 ps apart, two
+    blocks chained; --latent-steps sets its ancestral steps per block."""
+    out = tmp_path / "blocks"
+    assert main(["--model", str(tiny_blocks_model), "--jumps", "5", "--replicas", "2", "--latent-steps", "2",
+                 "--out", str(out), "--platform", "CPU", "--no-compare"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert "latent_steps" in json.dumps(summary)
+    frames = mdtraj.load(str(out / "replica_1.dcd"), top=str(DEFAULT_PDB))
+    assert frames.n_frames == 5 and np.isfinite(frames.xyz).all()
+    assert dcd_header_interval_ps(out / "replica_1.dcd") == pytest.approx(10.0)

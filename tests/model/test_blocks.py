@@ -68,7 +68,7 @@ def test_given_frames_stay_fixed_through_sampling_and_steer_the_generated_ones(t
     X, S, mask, residue_mask, weight = windows()
     X = X - (X * weight.unsqueeze(1)).sum((2, 3), keepdim=True) / weight.unsqueeze(1).sum((2, 3), keepdim=True)
     X = X * weight.unsqueeze(1)
-    sample = model.sample(X, S, mask, residue_mask, steps=6, generator=torch.Generator().manual_seed(0))
+    sample = model.sample(X, S, mask, residue_mask, steps=6, seeds=[0] * S.shape[0])
     generated = [t for t in range(T) if t not in given]
     aligned = aligned_window(X, weight)  # given frames prepared as in training
     assert torch.allclose(aligned[:, 0], X[:, 0])  # the first frame only centred, and it was already
@@ -78,7 +78,7 @@ def test_given_frames_stay_fixed_through_sampling_and_steer_the_generated_ones(t
     assert (sample[:, generated] - X[:, generated]).abs().max() > 1e-2
     other = X.clone()
     other[:, 0] = X[:, 0] @ random_rotation(2).T  # another given start
-    resampled = model.sample(other, S, mask, residue_mask, steps=6, generator=torch.Generator().manual_seed(0))
+    resampled = model.sample(other, S, mask, residue_mask, steps=6, seeds=[0] * S.shape[0])
     assert (resampled[:, generated] - sample[:, generated]).abs().max() > 1e-3
     with pytest.raises(ValueError, match="given_frames of shape"):
         model.sample(None, S, mask, residue_mask, steps=2)
@@ -133,3 +133,21 @@ def test_settings_are_refused_by_name():
         BlocksConfig(task="interpolation", frames=2)
     assert BlocksConfig(task="interpolation", frames=5).given().tolist() == [True, False, False, False, True]
     assert not BlocksConfig(task="unconditional", frames=3).given().any()
+
+
+def test_a_window_draws_from_its_own_seed_and_the_model_holds_each_weight_once():
+    model = tiny_window_model("forward")
+    X, S, mask, residue_mask, _ = windows()
+    batch = model.sample(X, S, mask, residue_mask, steps=4, seeds=[5, 6])
+    alone = model.sample(X[1:], S[1:], mask[1:], residue_mask[1:], steps=4, seeds=[6])
+    torch.testing.assert_close(batch[1:], alone, atol=1e-9, rtol=0)
+    assert (model.sample(X, S, mask, residue_mask, steps=4, seeds=[5, 7])[1] - batch[1]).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="2 windows"):
+        model.sample(X, S, mask, residue_mask, steps=4, seeds=[5])
+    # the denoiser shares the model's modules without being one of them: weights saved once, modes followed
+    names = list(model.state_dict())
+    assert len(names) == len(set(names)) and not any(name.startswith("_denoiser") for name in names)
+    model.eval()
+    assert not any(m.training for m in model.denoiser.modules())
+    copy = __import__("copy").deepcopy(model)
+    assert copy.denoiser.structure is copy.structure and copy.denoiser.network.network is copy.structure.network

@@ -175,7 +175,8 @@ def test_forward_blocks_hand_out_one_frame_per_step_and_sample_the_next_block_fr
     DCDReporter at every step records every frame."""
     from openmm.app import DCDReporter
     module = load_model(tiny_blocks_model, chignolin.topology, blocks=BlockSamplerConfig(steps=3))
-    assert module.kinetic and module.settings["frames_per_block"] == 4.0 and module.settings["ancestral_steps"] == 3.0
+    assert module.kinetic and module.settings["window_frames"] == 4.0 and module.settings["frames_per_block"] == 3.0 \
+        and module.settings["latent_steps"] == 3.0
     sim = simulation(chignolin, module)
     assert sim.integrator.getStepSize() == 10.0 * unit.picosecond
     sim.reporters.append(DCDReporter(str(tmp_path / "blocks.dcd"), 1))
