@@ -7,8 +7,10 @@ turns non-finite stops there and keeps its frames so far.
 
 Both resume an interrupted replica, as ``md`` does: the ``Simulation`` writes an OpenMM checkpoint
 ``replica_<r>.chk`` after every chunk of jumps, the batch ``replica_<r>.npz`` (float32 positions after the last
-jump, and the jump count) after every jump; a rerun loads it, cuts the DCD and CSV back to it, and continues
-exactly (a stateful jump module's state is initialized again, as the plugin does for positions it did not write).
+jump, and the jump count) after every jump; a rerun loads it, cuts the DCD and CSV back to it, and continues:
+exactly, except for a stateful jump module (a walk-jump chain, DiffMD's previous frames, a block of frames) in a
+batch, whose state the npz does not hold: it is initialized again, as the plugin does for positions it did not
+write (a block is sampled afresh). The ``Simulation``'s checkpoint holds the state and continues exactly.
 """
 from __future__ import annotations
 
