@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 
 import openmm
 
-from ..md.campaign import Campaign, CampaignError, CampaignRunner, platform_properties
+from ..md.campaign import Campaign, CampaignError, CampaignRunner, Manifest, platform_properties
 from . import ArgumentParser, command
 
 
@@ -34,18 +34,28 @@ def parse_args(argv: Optional[Sequence[str]] = None):
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     campaign = Campaign.load(args.campaign)
+    if args.status:  # read only: a running campaign's files are left as they are
+        print_status(campaign, Manifest(campaign))
+        return 0
     try:
         runner = CampaignRunner(campaign, args.platform, platform_properties(args.platform, args.threads))
-        if not args.status:
-            summary = runner.run(args.workers, args.stop_after_minutes, args.max_chunks, cpu_workers=args.cpu_workers)
-            speed = f"{summary['ns_per_day']:.0f} ns/day" if summary["ns_per_day"] else "nothing run"
-            cpu = f" + {args.cpu_workers} on CPU" if args.cpu_workers else ""
-            print(f"{summary['simulated_ns']:.2f} ns in {summary['chunks']} chunks, {summary['wall_s']:.0f} s "
-                  f"({speed}; {args.workers} worker(s) on {args.platform}{cpu})")
+        summary = runner.run(args.workers, args.stop_after_minutes, args.max_chunks, cpu_workers=args.cpu_workers)
     except openmm.OpenMMException as error:  # e.g. a platform this machine does not have
         raise CampaignError(str(error)) from error
-    for plan in campaign.proteins:
-        records = [r for r in runner.manifest.records.values() if r.protein == plan.name]
-        print(f"{plan.name}: {sum(r.ns_done for r in records):g} of {plan.replicas * plan.ns_per_replica:g} ns; "
-              "per replica " + " ".join(f"{r.ns_done:g}" for r in sorted(records, key=lambda r: r.replica)))
+    speed = f"{summary['ns_per_day']:.0f} ns/day" if summary["ns_per_day"] else "nothing run"
+    cpu = f" + {args.cpu_workers} on CPU" if args.cpu_workers else ""
+    print(f"{summary['simulated_ns']:.2f} ns in {summary['chunks']} chunks, {summary['wall_s']:.0f} s "
+          f"({speed}; {args.workers} worker(s) on {args.platform}{cpu})")
+    print_status(campaign, runner.manifest)
     return 0
+
+
+def print_status(campaign: Campaign, manifest: Manifest) -> None:
+    """ns done per protein and replica, and the frames missing from any replica's file."""
+    for plan in campaign.proteins:
+        records = sorted((r for r in manifest.records.values() if r.protein == plan.name), key=lambda r: r.replica)
+        print(f"{plan.name}: {sum(r.ns_done for r in records):g} of {plan.replicas * plan.ns_per_replica:g} ns; "
+              "per replica " + " ".join(f"{r.ns_done:g}" for r in records))
+        for r in records:
+            if r.gaps:
+                print(f"  replica {r.replica}: frames missing from its file (time ps before, frames): {r.gaps}")

@@ -168,6 +168,7 @@ class ReplicaRecord:
     trajectory: str = ""
     restart: str = ""
     chunks_by_platform: dict = field(default_factory=dict)
+    gaps: list = field(default_factory=list)  # [time (ps) of the frame before, frames missing] (``Manifest.audit``)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -236,6 +237,28 @@ class Manifest:
                     path.unlink()
                 elif path.name.endswith(".tmp"):
                     path.unlink()
+
+    def audit(self) -> list[str]:
+        """Count the frames each replica's XTC holds and where frames are missing (the time between two frames
+        longer than the frame interval: frames lost before the runner held a lock, see ``CampaignRunner``); the
+        records take what the files hold. Returns one line per replica whose counts changed."""
+        from mdtraj.formats import XTCTrajectoryFile
+
+        changed = []
+        for record in self.records.values():
+            xtc = self.campaign.folder / record.folder / "trajectory.xtc"
+            if not record.frames or not xtc.exists():
+                continue
+            with XTCTrajectoryFile(str(xtc)) as handle:
+                _, time_ps, _, _ = handle.read()
+            steps = np.round(np.diff(time_ps) / self.campaign.frame_ps).astype(int)
+            gaps = [[round(float(time_ps[i]), 3), int(steps[i] - 1)] for i in np.flatnonzero(steps != 1)]
+            if len(time_ps) != record.frames or gaps != record.gaps:
+                changed.append(f"{record.protein} replica {record.replica}: {len(time_ps)} frames in its XTC, "
+                               f"{record.frames} counted; missing: {gaps or 'none'}")
+                record.frames, record.gaps = len(time_ps), gaps
+                record.ns_done = round(record.frames * self.campaign.frame_ps / 1000.0, 6)
+        return changed
 
     def write(self) -> None:
         per_protein = {}
@@ -354,14 +377,46 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     return ChunkResult(task, frames, str(xtc_tmp), str(restart_tmp), time.time() - began, finished=True)
 
 
+#: The lock file a runner holds (``fcntl.flock``) so that no second runner reconciles files under it.
+LOCK_NAME = ".campaign.lock"
+
+
+def _hold_lock(path: Path):
+    """An open file holding an exclusive lock on ``path`` for as long as it is open; refuses, naming the holder,
+    when another process holds it. A second runner would reconcile the files under the first one: delete the
+    chunk it is writing (whose frames were then lost: ``Manifest.audit``)."""
+    import fcntl
+
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise CampaignError(f"{path.parent} is being advanced by {holder}; stop it first (--status reads the "
+                            "manifest without stopping it)") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"process {os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
 class CampaignRunner:
-    """Advances a campaign: schedules chunks over workers and commits each finished one to the manifest."""
+    """Advances a campaign: schedules chunks over workers and commits each finished one to the manifest. It
+    holds the campaign folder's lock while it exists."""
 
     def __init__(self, campaign: Campaign, platform: str = "CPU", properties: dict | None = None):
         self.campaign, self.platform = campaign, platform
         self.properties = dict(properties or {})
+        self._lock = _hold_lock(campaign.folder / LOCK_NAME)
         self.manifest = Manifest(campaign)
         self.manifest.reconcile()
+        audit = self.manifest.audit()
+        if audit:
+            self.manifest.write()
+            print("the manifest now counts the frames the files hold:\n  " + "\n  ".join(audit), file=sys.stderr)
         self.plans = {p.name: p for p in campaign.proteins}
         self.order = {p.name: i for i, p in enumerate(campaign.proteins)}
         for plan in campaign.proteins:
@@ -409,6 +464,16 @@ class CampaignRunner:
         if not result.finished:
             xtc_tmp.unlink(missing_ok=True)
             restart_tmp.unlink(missing_ok=True)
+            return
+        from mdtraj.formats import XTCTrajectoryFile
+
+        with XTCTrajectoryFile(str(xtc_tmp)) as handle:
+            written = len(handle)
+        if written != result.frames:  # never commit a chunk whose file lost frames; it runs again
+            xtc_tmp.unlink(missing_ok=True)
+            restart_tmp.unlink(missing_ok=True)
+            print(f"{task.protein} replica {task.replica}, chunk {task.chunk}: its XTC holds {written} of "
+                  f"{result.frames} frames; discarded, it runs again", file=sys.stderr)
             return
         replica_dir = self.campaign.folder / record.folder
         xtc = replica_dir / "trajectory.xtc"
@@ -487,7 +552,9 @@ class CampaignRunner:
 
 def campaign_trajectories(campaign: Campaign, protein: str, drop_burn_in: bool = True) -> list:
     """The protein's replicas as mdtraj trajectories (heavy atoms, nm), exactly the frames the manifest counts,
-    without the first ``campaign.burn_in_ns`` when ``drop_burn_in``; replicas with nothing left are skipped."""
+    without the first ``campaign.burn_in_ns`` when ``drop_burn_in``; replicas with nothing left are skipped. A
+    replica with missing frames (``ReplicaRecord.gaps``) comes as one trajectory per stretch without a gap, so
+    that no analysis takes the gap for one frame interval."""
     import mdtraj
 
     if protein not in {p.name for p in campaign.proteins}:
@@ -499,8 +566,10 @@ def campaign_trajectories(campaign: Campaign, protein: str, drop_burn_in: bool =
     for record in sorted(manifest.records.values(), key=lambda r: r.key):
         if record.protein != protein or record.frames <= skip:
             continue
-        traj = mdtraj.load(str(campaign.folder / record.trajectory), top=str(topology))[skip:record.frames]
-        trajectories.append(traj)
+        traj = mdtraj.load(str(campaign.folder / record.trajectory), top=str(topology))[:record.frames]
+        breaks = np.flatnonzero(np.round(np.diff(traj.time) / campaign.frame_ps) != 1) + 1
+        stretches = np.split(np.arange(traj.n_frames), breaks)
+        trajectories += [traj[frames] for frames in (stretches[0][skip:], *stretches[1:]) if len(frames) > 1]
     return trajectories
 
 

@@ -120,3 +120,36 @@ def test_the_shipped_campaign_file_loads_and_its_manifest_matches_its_files():
             assert xtc.stat().st_size >= record["xtc_bytes"], xtc  # a running campaign may have appended more
             assert (folder / record["restart"]).exists()
     assert {p.name for p in campaign.proteins} == set(manifest["ns_done"])
+
+
+def test_one_runner_at_a_time_and_status_leaves_a_running_campaign_alone(uninterrupted, tmp_path, capsys):
+    folder = tmp_path / "locked"
+    shutil.copytree(uninterrupted, folder)
+    holder = CampaignRunner(Campaign.load(folder / "campaign.yaml"), "CPU")
+    stray = folder / "chignolin" / "replica_00" / "chunk_0002.xtc.tmp"  # as a running chunk's file
+    stray.write_bytes(b"frames being written")
+    with pytest.raises(CampaignError, match=r"is being advanced by process \d+; stop it first"):
+        CampaignRunner(Campaign.load(folder / "campaign.yaml"), "CPU")
+    assert main([str(folder / "campaign.yaml"), "--status"]) == 0
+    assert "chignolin: 0.008 of 0.008 ns" in capsys.readouterr().out
+    assert stray.read_bytes() == b"frames being written"
+    del holder  # the lock goes with the runner
+
+
+def test_frames_missing_from_a_file_are_counted_and_split_the_replica(uninterrupted, tmp_path, capsys):
+    """A replica whose XTC lost frames 3-5 (as a chunk's file deleted while it ran once did): the next runner
+    counts what the file holds and where frames are missing, and the replica is read as two stretches."""
+    folder = tmp_path / "gap"
+    shutil.copytree(uninterrupted, folder)
+    xtc = folder / "chignolin" / "replica_01" / "trajectory.xtc"
+    topology = folder / "chignolin" / "heavy_atoms.pdb"
+    full = mdtraj.load(str(xtc), top=str(topology))
+    full[[0, 1, 2, 6, 7, 8, 9]].save_xtc(str(xtc))
+    campaign = Campaign.load(folder / "campaign.yaml")
+    manifest = CampaignRunner(campaign, "CPU").manifest
+    assert "replica 1: 7 frames in its XTC, 10 counted; missing: [[1.2, 3]]" in capsys.readouterr().err
+    record = manifest.records[("chignolin", 1)]
+    assert (record.frames, record.gaps, record.ns_done) == (7, [[1.2, 3]], pytest.approx(0.0028))
+    from openmm_equijump.md.campaign import campaign_trajectories
+    stretches = campaign_trajectories(campaign, "chignolin", drop_burn_in=False)
+    assert [t.n_frames for t in stretches] == [10, 3, 4]
