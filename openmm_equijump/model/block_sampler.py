@@ -24,7 +24,7 @@ from ..config import check_ranges
 from ..errors import ConfigError
 from .ancestral import respaced_levels
 from .blocks import WindowModel
-from .walkjump import atom_centroid, atom_mask, atoms_to_cloud, cloud_to_atoms
+from .walkjump import atom_centroid, atoms_to_cloud, cloud_to_atoms, replica_batch
 
 
 @dataclass
@@ -69,14 +69,6 @@ class BlockSampler(torch.nn.Module):
         return {"window_frames": float(self.frames), "frames_per_block": float(self.frames - 1),
                 "latent_steps": float(len(self.levels) - 1)}
 
-    def _batch(self, P: torch.Tensor, S: torch.Tensor, mask: torch.Tensor
-               ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        R, N = P.shape[0], P.shape[1]
-        residue_mask = torch.ones([R, N], dtype=torch.bool, device=P.device)
-        mask = mask.unsqueeze(0).expand(R, N, mask.shape[-1]).contiguous()
-        weight = atom_mask(mask, residue_mask).unsqueeze(-1).to(P.dtype)
-        return S.unsqueeze(0).expand(R, N).contiguous(), mask, residue_mask, weight
-
     @torch.jit.export
     def init(self, P: torch.Tensor, V: torch.Tensor, S: torch.Tensor, mask: torch.Tensor, seeds: List[int]
              ) -> torch.Tensor:
@@ -92,7 +84,7 @@ class BlockSampler(torch.nn.Module):
     def forward(self, P: torch.Tensor, V: torch.Tensor, S: torch.Tensor, mask: torch.Tensor, state: torch.Tensor,
                 seeds: List[int]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         R, N = P.shape[0], P.shape[1]
-        S, mask, residue_mask, weight = self._batch(P, S, mask)
+        S, mask, residue_mask, weight = replica_batch(P, S, mask)
         handed = state[:, 0].round().to(torch.int64)
         buffer = state[:, 1:].reshape(R, self.frames - 1, N, 14, 3)
         empty = handed >= self.frames - 1

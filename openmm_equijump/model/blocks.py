@@ -102,12 +102,6 @@ def aligned_window(X: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return torch.stack([frames[0]] + [superpose_atoms(x, frames[0], weight) for x in frames[1:]], dim=1)
 
 
-def window_generators(seeds: List[int], cpu_tensor: torch.Tensor) -> List[torch.Generator]:
-    """One CPU generator per window, seeded ``seeds[b]`` (``transports.noise.seeded_generator``): window b's noise
-    comes from its seed alone, and is the same numbers on every device."""
-    return [seeded_generator(seed, cpu_tensor) for seed in seeds]
-
-
 def window_draw(weight: torch.Tensor, frames: int, generators: List[torch.Generator]) -> torch.Tensor:
     """One standard draw (B, T, N, 14, 3) for windows of ``frames`` frames of the structures whose real atoms
     ``weight`` (B, N, 14, 1) marks, centred per frame (``centred_noise``), zero on padding; window b's from
@@ -164,7 +158,7 @@ class WindowDenoiser(torch.nn.Module):
                mask: torch.Tensor, residue_mask: torch.Tensor) -> torch.Tensor:
         """Windows (B, T, N, 14, 3) A by DDPM's ancestral sampler (``model.ancestral``) visiting ``levels``
         (decreasing to 0: ``respaced_levels``), window b drawing its noise from seed ``seeds[b]`` alone
-        (``window_generators``; one draw for the prior, then one per step that does not end at level 0, each
+        (a CPU generator each, ``seeded_generator``: the same numbers on every device; one draw for the prior, then one per step that does not end at level 0, each
         drawn when it is needed). ``given_frames`` (B, T, N, 14, 3): the given frames' values, aligned as in
         training (``aligned_window``), held throughout; the other frames' values are ignored."""
         B, T = S.shape[0], self.frames
@@ -173,7 +167,8 @@ class WindowDenoiser(torch.nn.Module):
                                + " windows; give one per window")
         given = self.given(S.device).view(1, -1, 1, 1, 1)
         weight = atom_mask(mask, residue_mask).unsqueeze(-1).to(given_frames.dtype)
-        generators = window_generators(seeds, weight.cpu())
+        weight_cpu = weight.cpu()
+        generators = [seeded_generator(seed, weight_cpu) for seed in seeds]
         sigma = self.structure.sigma
         y = prior_std_A(float(sigma[levels[0]]), self.unit_A) * window_draw(weight, T, generators)
         y = torch.where(given, given_frames, y)
@@ -205,7 +200,6 @@ class WindowModel(torch.nn.Module):
             parameter.requires_grad_(config.from_scratch)
         self.temporal = TemporalNetwork(self.structure.network, config.n_radial, config.r_max_A,
                                         config.n_offset_frequencies, model_config.input_length_A)
-        self.register_buffer("given", config.given(), persistent=False)
         # shares the two modules above; kept in a tuple, outside the module tree, so their weights are saved once
         self._denoiser = (WindowDenoiser(self.structure, self.temporal, config.given()),)
 
@@ -241,9 +235,8 @@ class WindowModel(torch.nn.Module):
             batch, S, noise, weight, level = batch.rows(rows), S[rows], noise[rows], weight[rows], level[rows]
             residue_mask, mask = residue_mask[rows], mask[rows]
         X = window_atoms(batch, T)
-        generated = (~self.given).to(X.dtype).view(1, T, 1, 1, 1)
-        frames_weight = weight.unsqueeze(1) * generated  # (b, T, N, 14, 1): the generated frames' real atoms
-        given = self.given.view(1, T, 1, 1, 1)
+        given = self.denoiser.given(X.device).view(1, T, 1, 1, 1)
+        frames_weight = weight.unsqueeze(1) * (~given).to(X.dtype)  # (b, T, N, 14, 1): generated frames' real atoms
 
         def denoise(Y: torch.Tensor) -> torch.Tensor:
             Y = torch.where(given, X, Y.reshape(X.shape))
@@ -268,7 +261,7 @@ class WindowModel(torch.nn.Module):
         B = S.shape[0]
         shape = (B, T) + weight.shape[1:3] + (3,)
         values = torch.zeros(shape, dtype=weight.dtype, device=weight.device)
-        if bool(self.given.any()):
+        if any(self.denoiser.given_frames):
             if given_frames is None or tuple(given_frames.shape) != shape:
                 raise ValueError(f"the {self.blocks_config.task} task needs given_frames of shape {shape}, got "
                                  f"{None if given_frames is None else tuple(given_frames.shape)}")

@@ -29,7 +29,8 @@ import torch
 
 from ..config import check_ranges
 from .transports.noise import seeded_generator
-from .walkjump import WalkJumpModel, atom_centroid, atom_mask, atoms_to_cloud, centred_noise, cloud_to_atoms
+from .walkjump import WalkJumpModel, atom_centroid, atom_mask, atoms_to_cloud, centred_noise, cloud_to_atoms, \
+    replica_batch
 
 
 @dataclass
@@ -123,18 +124,10 @@ class WalkJumpSampler(torch.nn.Module):
         # clipping can give the score a net translation; removing it keeps the centroid of y in place
         return (psi - atom_centroid(psi, weight)) * weight, x_hat
 
-    def _batch(self, P: torch.Tensor, S: torch.Tensor, mask: torch.Tensor
-               ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        R, N = P.shape[0], P.shape[1]
-        residue_mask = torch.ones([R, N], dtype=torch.bool, device=P.device)
-        mask = mask.unsqueeze(0).expand(R, N, mask.shape[-1])
-        weight = atom_mask(mask, residue_mask).unsqueeze(-1).to(P.dtype)
-        return S.unsqueeze(0).expand(R, N), mask, residue_mask, weight
-
     @torch.jit.export
     def init(self, P: torch.Tensor, V: torch.Tensor, S: torch.Tensor, mask: torch.Tensor, seeds: List[int]
              ) -> torch.Tensor:
-        S, mask, residue_mask, weight = self._batch(P, S, mask)
+        S, mask, residue_mask, weight = replica_batch(P, S, mask)
         noise = self._noise(weight, seeds, 2)
         x0 = cloud_to_atoms(P, V) * weight
         y = x0 + self.sigma_A * noise[0]
@@ -149,7 +142,7 @@ class WalkJumpSampler(torch.nn.Module):
 
     def forward(self, P: torch.Tensor, V: torch.Tensor, S: torch.Tensor, mask: torch.Tensor, state: torch.Tensor,
                 seeds: List[int]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        S, mask, residue_mask, weight = self._batch(P, S, mask)
+        S, mask, residue_mask, weight = replica_batch(P, S, mask)
         x_hat, walked = self.walk(state[:, :3], self._noise(weight, seeds, self.walk_steps), S, mask, residue_mask)
         P1, V1 = atoms_to_cloud(x_hat, mask)
         return P1, V1, torch.cat([walked, state[:, 3:]], dim=1)

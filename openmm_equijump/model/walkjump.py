@@ -109,6 +109,17 @@ def superpose_atoms(Y: torch.Tensor, X: torch.Tensor, weight: torch.Tensor) -> t
     return ((Yc @ R.transpose(1, 2)).reshape(Y.shape) + centre) * weight
 
 
+def replica_batch(P: torch.Tensor, S: torch.Tensor, mask: torch.Tensor
+                  ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A jump module's R replicas of one protein as a batch: (S (R, N), mask (R, N, 13), residue_mask (R, N) all
+    True, weight (R, N, 14, 1)) from P (R, N, 3), S (N,) and mask (N, 13)."""
+    R, N = P.shape[0], P.shape[1]
+    residue_mask = torch.ones([R, N], dtype=torch.bool, device=P.device)
+    mask = mask.unsqueeze(0).expand(R, N, mask.shape[-1])
+    weight = atom_mask(mask, residue_mask).unsqueeze(-1).to(P.dtype)
+    return S.unsqueeze(0).expand(R, N), mask, residue_mask, weight
+
+
 def centred_noise(weight: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
     """Standard normal noise (B, N, 14, 3) on the real atoms of ``weight`` (B, N, 14, 1), minus its heavy-atom
     mean (so that it cannot move the centroid), zero elsewhere."""
