@@ -73,6 +73,25 @@ def interval_from_times(times: Optional[np.ndarray]) -> Optional[float]:
     return interval
 
 
+def missing_frames(times: Optional[np.ndarray]) -> Optional[str]:
+    """Where frames are missing from times (ps) that are otherwise evenly spaced (every step a whole number of
+    the most common one, some more than one), as a phrase for an error message; None when none are missing or
+    the times are not of that kind (e.g. a time that restarts)."""
+    if times is None or len(times) < 3:
+        return None
+    spacing = np.diff(np.asarray(times, dtype=np.float64))
+    interval = float(np.median(spacing))
+    if interval <= 0:
+        return None
+    steps = spacing / interval
+    whole = np.abs(steps - np.round(steps)) < 1e-3 * np.maximum(steps, 1)
+    if not (whole.all() and (np.round(steps) > 1).any()):
+        return None
+    first = int(np.flatnonzero(np.round(steps) > 1)[0])
+    return (f"its times jump from {times[first]:g} ps to {times[first + 1]:g} ps where its frames are "
+            f"{interval:g} ps apart: {int(np.round(steps).sum() - len(steps))} frame(s) are missing")
+
+
 def frame_interval_ps(path: str | Path, times: Optional[np.ndarray] = None) -> Optional[float]:
     """The frame interval (ps) that trajectory file ``path`` records, or None when it records none.
 

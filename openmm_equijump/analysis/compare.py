@@ -25,7 +25,7 @@ from .frames import Ensemble, match_calpha
 from .msm import MSMReweighting, fit_clusters, msm_reweighting
 from .observables import (GDT_CUTOFFS_A, calpha_indices, calpha_rmsd_A, fraction_native_contacts, gdt_ts,
                           native_contact_pairs, radius_of_gyration_A, ramachandran_deg)
-from .settings import AnalysisSettings, ResolvedSettings, resolve_settings, strided
+from .settings import AnalysisSettings, ResolvedSettings, resolve_settings, strided, without_burn_in
 from .tica import calpha_distances, fit_tica
 
 #: name -> unit of the per-frame observables compared (raw and MSM-reweighted).
@@ -257,6 +257,7 @@ def compare_dynamics(reference: Ensemble, generated: Ensemble, native: md.Trajec
         reference = replace(reference, frame_ps=settings.reference_frame_ps)
     if settings.generated_frame_ps is not None:
         generated = replace(generated, frame_ps=settings.generated_frame_ps)
+    generated = without_burn_in(generated, settings.generated_burn_in_ps)
     reference, generated = strided(reference, settings.stride_ps), strided(generated, settings.stride_ps)
     resolved = resolve_settings(settings, reference, generated)
     fit = fit_reference(reference, native, resolved)

@@ -12,20 +12,19 @@ For MD and generated trajectories alike (frames at any interval; times in ns):
 - the mean C-alpha RMSD between frames ``displacement_lag_ns`` apart, split by the state at the first frame.
 
 The interval is the 2.5-97.5 percentile range of the statistic over ``n_bootstrap`` resamplings of whole
-trajectories with replacement (trajectories are the independent units; frames within one are not).
+trajectories with replacement (trajectories are the independent units; frames within one are not). Stretches of
+one run (a replica whose file lost frames comes as stretches) are one unit: they are resampled together.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import mdtraj as md
 import numpy as np
-from deeptime.markov import TransitionCountEstimator
-from deeptime.markov.msm import MaximumLikelihoodMSM
 
 from ..units import ANGSTROM_PER_NM
-from .msm import fit_clusters
+from .msm import fit_clusters, reversible_msm
 from .observables import calpha_indices, calpha_rmsd_A
 from .tica import calpha_distances, fit_tica
 
@@ -60,11 +59,15 @@ class Estimate:
 
 
 def bootstrap(n_trajectories: int, statistic: Callable[[np.ndarray], float], n_bootstrap: int,
-              seed: int) -> Estimate:
-    """``statistic(indices)`` on all trajectories and on ``n_bootstrap`` resamplings (with replacement)."""
+              seed: int, runs: Optional[Sequence[int]] = None) -> Estimate:
+    """``statistic(indices)`` on all trajectories and on ``n_bootstrap`` resamplings (with replacement) of the
+    independent runs: ``runs[i]`` names the run of trajectory i (default: every trajectory its own run)."""
     rng = np.random.default_rng(seed)
+    runs = np.arange(n_trajectories) if runs is None else np.asarray(runs)
+    members = [np.flatnonzero(runs == r) for r in np.unique(runs)]
     value = statistic(np.arange(n_trajectories))
-    draws = np.array([statistic(rng.integers(0, n_trajectories, n_trajectories)) for _ in range(n_bootstrap)])
+    draws = np.array([statistic(np.concatenate([members[k] for k in rng.integers(0, len(members), len(members))]))
+                      for _ in range(n_bootstrap)])
     finite = draws[np.isfinite(draws)]
     if len(finite) == 0:
         return Estimate(float(value), float("nan"), float("nan"))
@@ -109,16 +112,12 @@ def mean_first_passage_ns(states: Sequence[np.ndarray], frame_ns: float) -> tupl
 def implied_timescales_ns(dtrajs: Sequence[np.ndarray], n_states: int, lag_frames: int, frame_ns: float,
                           k: int) -> np.ndarray:
     """(k,) slowest implied timescales (ns) of a reversible MSM on the largest connected set; nan if fewer."""
-    usable = [np.asarray(d, dtype=np.int32) for d in dtrajs if len(d) > lag_frames]
     out = np.full(k, np.nan)
-    if not usable:
+    if all(len(d) <= lag_frames for d in dtrajs):  # a bootstrap resample of short trajectories: no estimate
         return out
-    counts = TransitionCountEstimator(lagtime=lag_frames, count_mode="sliding",
-                                      n_states=n_states).fit(usable).fetch_model()
-    connected = counts.submodel_largest(directed=True)
-    if connected.n_states < 2:
+    connected, msm = reversible_msm(dtrajs, n_states, lag_frames)
+    if msm is None:
         return out
-    msm = MaximumLikelihoodMSM(reversible=True, lagtime=lag_frames).fit(connected).fetch_model()
     timescales = msm.timescales(min(k, connected.n_states - 1)) * frame_ns
     out[:len(timescales)] = timescales
     return out
@@ -167,7 +166,8 @@ def displacement_A(calphas: Sequence[np.ndarray], lag_frames: int) -> list[np.nd
 @dataclass
 class KineticsInput:
     """Per-trajectory series of one ensemble: C-alpha RMSD to native (A), TIC1, cluster index (of n_clusters
-    fitted on the reference), C-alpha positions (n_frames, n_calphas, 3) nm; frames frame_ns apart."""
+    fitted on the reference), C-alpha positions (n_frames, n_calphas, 3) nm; frames frame_ns apart. ``runs``:
+    the independent run of each trajectory (stretches of one run share it; default: each its own)."""
 
     rmsd_A: list[np.ndarray]
     tic1: list[np.ndarray]
@@ -175,6 +175,7 @@ class KineticsInput:
     calphas_nm: list[np.ndarray]
     frame_ns: float
     n_clusters: int
+    runs: Optional[list[int]] = None
 
 
 def _frames(ns: float, frame_ns: float, name: str) -> int:
@@ -202,9 +203,10 @@ def kinetics(data: KineticsInput, settings: KineticsSettings = KineticsSettings(
     displacements = displacement_A(data.calphas_nm, lag)
     start_folded = [f[: len(d)] for f, d in zip(folded, displacements)]
     start_unfolded = [~f for f in start_folded]
-    run = lambda statistic: bootstrap(n, statistic, s.n_bootstrap, s.seed)  # noqa: E731
+    run = lambda statistic: bootstrap(n, statistic, s.n_bootstrap, s.seed, data.runs)  # noqa: E731
     report = {
         "trajectories": n,
+        "runs": n if data.runs is None else len(set(data.runs)),
         "ns": float(sum(len(r) for r in data.rmsd_A) * dt),
         "folded_fraction": run(lambda idx: pooled([f.astype(float) for f in folded], idx)),
         "folded_fraction_per_trajectory": [float(f.mean()) for f in folded],
@@ -232,7 +234,7 @@ def report_rows(reports: dict[str, dict]) -> str:
     keys = [k for k, v in reports[names[0]].items() if isinstance(v, Estimate)]
     width = max(len(k) for k in keys) + 2
     lines = [f"{'':{width}}" + "".join(f"{name:>28}" for name in names)]
-    for key in ["trajectories", "ns"] + keys:
+    for key in ["runs", "trajectories", "ns"] + keys:
         cells = [reports[name].get(key) for name in names]
         lines.append(f"{key:{width}}" + "".join(f"{str(c if not isinstance(c, float) else f'{c:.4g}'):>28}"
                                                for c in cells))
@@ -254,7 +256,9 @@ def kinetics_inputs(ensembles: dict[str, list[md.Trajectory]], frame_ns: dict[st
                     reference: str, tica_lag_ns: float = 1.0, n_tics: int = 2, n_clusters: int = 50,
                     seed: int = 0) -> dict[str, KineticsInput]:
     """KineticsInputs of several ensembles of heavy-atom trajectories of one protein (C-alphas in the same
-    order as ``native``'s), with TICA (C-alpha distances) and k-means fitted on ``reference`` alone."""
+    order as ``native``'s), with TICA (C-alpha distances) and k-means fitted on ``reference`` alone.
+    Trajectories with a ``replica`` attribute (``md.campaign.campaign_trajectories``' stretches) are grouped
+    into runs by it."""
     native_ca = native.atom_slice(calpha_indices(native.topology))
     calphas = {name: [t.atom_slice(calpha_indices(t.topology)) for t in trajs] for name, trajs in ensembles.items()}
     features = {name: [calpha_distances(t) for t in trajs] for name, trajs in calphas.items()}
@@ -265,5 +269,12 @@ def kinetics_inputs(ensembles: dict[str, list[md.Trajectory]], frame_ns: dict[st
         rmsd_A=[calpha_rmsd_A(t, native_ca) for t in calphas[name]],
         tic1=[x[:, 0] for x in tics[name]],
         dtrajs=[clusters.transform(x) for x in tics[name]],
-        calphas_nm=[t.xyz for t in calphas[name]], frame_ns=frame_ns[name], n_clusters=n_clusters)
+        calphas_nm=[t.xyz for t in calphas[name]], frame_ns=frame_ns[name], n_clusters=n_clusters,
+        runs=_runs(ensembles[name]))
         for name in ensembles}
+
+
+def _runs(trajectories: Sequence[md.Trajectory]) -> Optional[list[int]]:
+    """The ``replica`` attribute of every trajectory, or None when any lacks one (each its own run)."""
+    replicas = [getattr(t, "replica", None) for t in trajectories]
+    return None if any(r is None for r in replicas) else replicas

@@ -24,6 +24,24 @@ def fit_clusters(tics: Sequence[np.ndarray], n_clusters: int, seed: int) -> KMea
     return fit_kmeans(np.concatenate([np.asarray(t, dtype=np.float64) for t in tics]), n_clusters, seed)
 
 
+def reversible_msm(dtrajs: Sequence[np.ndarray], n_states: int, lag_frames: int):
+    """(count model of the largest connected set, reversible maximum-likelihood MSM on it) of discrete
+    trajectories at ``lag_frames`` (deeptime); the MSM is None when that set is one state. Trajectories not longer
+    than the lag hold no transition and are left out; none longer is refused. The one estimator of the
+    analyses (reweighting, implied timescales, metastates)."""
+    usable = [np.asarray(d, dtype=np.int32) for d in dtrajs if len(d) > lag_frames]
+    if not usable:
+        raise TicaError(f"every trajectory is shorter than the MSM lag ({lag_frames} frames); choose a shorter "
+                        "msm_lag_ps")
+    counts = TransitionCountEstimator(lagtime=lag_frames, count_mode="sliding", n_states=n_states).fit(
+        usable).fetch_model()
+    # among sets of equal size (one state each, for a run that never leaves a cluster) the populated one
+    connected = counts.submodel_largest(directed=True, sort_by_population=True)
+    if connected.n_states < 2:
+        return connected, None
+    return connected, MaximumLikelihoodMSM(reversible=True, lagtime=lag_frames).fit(connected).fetch_model()
+
+
 @dataclass
 class MSMReweighting:
     """Frame weights of one set of trajectories and how they were obtained.
@@ -50,18 +68,10 @@ def msm_reweighting(dtrajs: Sequence[np.ndarray], n_clusters: int, lag_frames: i
     """Estimate a reversible MSM on ``dtrajs`` (cluster index per frame) at ``lag_frames`` and weight
     every frame by its cluster's stationary probability over the cluster's frame count."""
     dtrajs = [np.asarray(d, dtype=np.int32) for d in dtrajs]
-    if all(len(d) <= lag_frames for d in dtrajs):
-        raise TicaError(f"every trajectory is shorter than the MSM lag ({lag_frames} frames); "
-                         "choose a shorter msm_lag_ps")
-    counts = TransitionCountEstimator(lagtime=lag_frames, count_mode="sliding",
-                                      n_states=n_clusters).fit(dtrajs).fetch_model()
-    connected = counts.submodel_largest(directed=True, sort_by_population=True)
+    connected, msm = reversible_msm(dtrajs, n_clusters, lag_frames)
     stationary = np.zeros(n_clusters)
-    if connected.n_states == 1:  # a run that never leaves one cluster: that cluster is all there is
-        stationary[connected.state_symbols] = 1.0
-    else:
-        msm = MaximumLikelihoodMSM(reversible=True).fit(connected).fetch_model()
-        stationary[connected.state_symbols] = msm.stationary_distribution
+    # a run that never leaves one cluster: that cluster is all there is
+    stationary[connected.state_symbols] = 1.0 if msm is None else msm.stationary_distribution
     frames_per_state = np.bincount(np.concatenate(dtrajs), minlength=n_clusters)
     per_frame = np.divide(stationary, frames_per_state, out=np.zeros(n_clusters),
                           where=frames_per_state > 0)

@@ -36,6 +36,8 @@ class AnalysisSettings:
     reference_frame_ps, generated_frame_ps: frame intervals, overriding what the files say.
     stride_ps: keep one frame per stride_ps of each ensemble (a multiple of its frame interval; an
     ensemble already that coarse is kept whole). None keeps every frame.
+    generated_burn_in_ps: left out from the start of every generated trajectory (a whole number of its frames),
+    as a reference MD's burn-in is: rollouts from the native structure start where the reference does not.
     noise_floor: also compare two independent parts of the reference with the same settings.
     """
 
@@ -50,10 +52,12 @@ class AnalysisSettings:
     reference_frame_ps: float | None = None
     generated_frame_ps: float | None = None
     stride_ps: float | None = None
+    generated_burn_in_ps: float = 0.0
     noise_floor: bool = True
 
     def __post_init__(self) -> None:
         check_ranges(self, at_least_one=("n_tics", "n_clusters", "n_bins", "chemistry_frames"),
+                     non_negative=("generated_burn_in_ps",),
                      positive=("tica_lag_ps", "msm_lag_ps", "reference_frame_ps", "generated_frame_ps", "stride_ps"))
 
     @classmethod
@@ -118,6 +122,14 @@ def strided(ensemble: Ensemble, stride_ps: float | None) -> Ensemble:
         return ensemble
     step = whole_frames(stride_ps, ensemble.frame_ps, "stride")
     return Ensemble([t[::step] for t in ensemble.trajectories], ensemble.frame_ps * step, ensemble.sources)
+
+
+def without_burn_in(ensemble: Ensemble, burn_in_ps: float) -> Ensemble:
+    """The ensemble without the first ``burn_in_ps`` of every trajectory."""
+    if burn_in_ps == 0:
+        return ensemble
+    skip = whole_frames(burn_in_ps, ensemble.frame_ps, "generated burn-in")
+    return Ensemble([t[skip:] for t in ensemble.trajectories], ensemble.frame_ps, ensemble.sources)
 
 
 def default_tica_lag_ps(reference: Ensemble) -> float:

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
-from deeptime.markov import TransitionCountEstimator
-from deeptime.markov.msm import MaximumLikelihoodMSM
 
 from .divergence import jensen_shannon, js_distance
+from .msm import reversible_msm
 from .tica import TicaError
 
 
@@ -56,18 +55,6 @@ class MetastableModel:
         return flux
 
 
-def reversible_msm(dtrajs: Sequence[np.ndarray], n_states: int, lag_frames: int):
-    """(connected count model, reversible maximum-likelihood MSM on it) of discrete trajectories (deeptime)."""
-    dtrajs = [np.asarray(d, dtype=np.int32) for d in dtrajs if len(d) > lag_frames]
-    if not dtrajs:
-        raise TicaError(f"every trajectory is shorter than the MSM lag ({lag_frames} frames); choose a shorter "
-                        "msm_lag_ps")
-    counts = TransitionCountEstimator(lagtime=lag_frames, count_mode="sliding", n_states=n_states).fit(
-        dtrajs).fetch_model()
-    connected = counts.submodel_largest(directed=True)
-    return connected, MaximumLikelihoodMSM(reversible=True, lagtime=lag_frames).fit(connected).fetch_model()
-
-
 def coarse_msm(metastate_dtrajs: Sequence[np.ndarray], n_metastates: int, lag_frames: int
                ) -> tuple[np.ndarray, np.ndarray]:
     """(transition matrix (n, n), stationary distribution (n,)) of a reversible MSM on metastate trajectories,
@@ -75,9 +62,9 @@ def coarse_msm(metastate_dtrajs: Sequence[np.ndarray], n_metastates: int, lag_fr
     connected, msm = reversible_msm(metastate_dtrajs, n_metastates, lag_frames)
     symbols = connected.state_symbols
     transition = np.zeros((n_metastates, n_metastates))
-    transition[np.ix_(symbols, symbols)] = msm.transition_matrix
+    transition[np.ix_(symbols, symbols)] = 1.0 if msm is None else msm.transition_matrix
     stationary = np.zeros(n_metastates)
-    stationary[symbols] = msm.stationary_distribution
+    stationary[symbols] = 1.0 if msm is None else msm.stationary_distribution
     return transition, stationary
 
 
@@ -87,7 +74,7 @@ def metastable_model(dtrajs: Sequence[np.ndarray], cluster_centres: np.ndarray, 
     (n_clusters, n_tics)) and the coarse MSM, both at ``lag_frames``."""
     n_clusters = len(cluster_centres)
     connected, msm = reversible_msm(dtrajs, n_clusters, lag_frames)
-    if not 2 <= n_metastates <= connected.n_states:
+    if msm is None or not 2 <= n_metastates <= connected.n_states:
         raise TicaError(f"{n_metastates} metastates cannot be made of the {connected.n_states} connected clusters "
                         "of the reference MSM; choose between 2 and that many metastates (or more clusters)")
     metastate = np.full(n_clusters, -1)

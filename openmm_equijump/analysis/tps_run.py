@@ -35,7 +35,7 @@ from ..errors import ConfigError  # noqa: E402
 from .divergence import JS_PAIR_LABEL, js_pair  # noqa: E402
 from .frames import AnalysisInputError, Ensemble, load_ensemble  # noqa: E402
 from .msm import fit_clusters  # noqa: E402
-from .observables import calpha_indices  # noqa: E402
+from .observables import calpha_indices, calpha_rmsd_A  # noqa: E402
 from .settings import PAPER_N_CLUSTERS, default_tica_lag_ps, whole_frames  # noqa: E402
 from .tica import calpha_distances, fit_tica  # noqa: E402
 from .tps import (MetastableModel, PathSetMetrics, coarse_msm, least_flux_pair, metastable_model,  # noqa: E402
@@ -97,7 +97,9 @@ class TPSConfig:
 
     topology, reference: the reference MD. out: output folder. generated, generated_topology: the paths
     (``interpolate``'s ``path_<k>.dcd`` and ``topology.pdb``); none: write endpoints instead. oracle,
-    oracle_topology (default: topology): held-out MD for the oracle rows. figures: write ``tps.png``.
+    oracle_topology (default: topology): held-out MD for the oracle rows. native: a native structure; when
+    given, the report says how far each metastate's reference frames are from it (C-alpha RMSD), so that the
+    folded and an unfolded metastate can be named in ``states``. figures: write ``tps.png``.
     """
 
     topology: str
@@ -107,6 +109,7 @@ class TPSConfig:
     generated_topology: Optional[str] = None
     oracle: list[str] = field(default_factory=list)
     oracle_topology: Optional[str] = None
+    native: Optional[str] = None
     settings: TPSSettings = field(default_factory=TPSSettings)
     figures: bool = True
 
@@ -286,6 +289,29 @@ def plot_tps(states: ReferenceStates, path_tics: list[np.ndarray], rows: list, p
     plt.close(figure)
 
 
+def metastate_rmsd_A(reference: Ensemble, states: ReferenceStates, native_path: str) -> list[Optional[float]]:
+    """Per metastate, the median C-alpha RMSD (A) of its reference frames to the native structure (None for a
+    metastate without frames)."""
+    if not Path(native_path).is_file():
+        raise AnalysisInputError(f"native structure {native_path}: no such file")
+    native = md.load(str(native_path))
+    native_ca = native.atom_slice(calpha_indices(native.topology))
+    rmsd = np.concatenate([calpha_rmsd_A(t.atom_slice(states.calphas), native_ca) for t in reference.trajectories])
+    labels = np.concatenate(states.metastates)
+    return [float(np.median(rmsd[labels == m])) if (labels == m).any() else None
+            for m in range(states.model.n_metastates)]
+
+
+def metastate_table(report: dict) -> str:
+    """One line per metastate: stationary probability, reference frames and (with a native) median RMSD."""
+    rmsd = report.get("metastate_median_rmsd_A")
+    lines = ["metastate  stationary  frames" + ("  median C-alpha RMSD to native (A)" if rmsd else "")]
+    for m, (p, n) in enumerate(zip(report["metastate_stationary"], report["reference_frames_per_metastate"])):
+        cell = "" if not rmsd else ("          -" if rmsd[m] is None else f"  {rmsd[m]:10.2f}")
+        lines.append(f"{m:>9}  {p:10.3f}  {n:>6}{cell}")
+    return "\n".join(lines)
+
+
 def _ensemble(paths: list[str], topology: Optional[str], reference_topology: md.Topology, frame_ps, what: str):
     return load_ensemble(paths, topology, reference_topology, frame_ps, what) if paths else None
 
@@ -313,16 +339,20 @@ def run_tps(config: TPSConfig) -> dict:
               "reference_frames_per_metastate": np.bincount(np.concatenate(states.metastates),
                                                             minlength=model.n_metastates).tolist(),
               "divergence": "Jensen-Shannon, natural log (0 .. ln 2); distance = sqrt(divergence) (scipy)"}
+    if config.native:
+        report["metastate_median_rmsd_A"] = metastate_rmsd_A(reference, states, config.native)
     if generated is None:
         report["endpoints"] = write_endpoints(reference, states, settings.endpoints, settings.seed, out)
-        report["table"] = (f"start metastate {states.start}, end {states.end} ({report['chosen']}); wrote "
-                           f"{settings.endpoints} start and end frames to {out / 'endpoints'}")
+        report["table"] = (metastate_table(report) + f"\nstart metastate {states.start}, end {states.end} "
+                           f"({report['chosen']}); wrote {settings.endpoints} start and end frames to "
+                           f"{out / 'endpoints'}")
     else:
         rows, paths, tics = judge_paths(generated, reference, oracle, states, settings)
         report["path_frame_ps"] = generated.frame_ps
         report["path_states"] = int(paths.shape[1])
         report["rows"] = [asdict(row) if isinstance(row, PathSetMetrics) else row for row in rows]
-        report["table"] = (f"start metastate {states.start}, end {states.end} ({report['chosen']}); paths read every "
+        report["table"] = (metastate_table(report) + f"\nstart metastate {states.start}, end {states.end} "
+                           f"({report['chosen']}); paths read every "
                            f"{states.msm_lag_ps:g} ps ({paths.shape[1]} states)\n" + tps_table(rows))
         if config.figures:
             plot_tps(states, tics, rows, out / FIGURE_NAME)

@@ -34,8 +34,10 @@ from . import ArgumentParser, add_config_flag, command, given
 
 FIELDS = ("topology", "reference", "generated", "native", "out", "generated_topology", "figures", "ensemble")
 SETTINGS = ("reference_frame_ps", "generated_frame_ps", "stride_ps", "tica_lag_ps", "n_tics", "n_clusters",
-            "msm_lag_ps", "n_bins", "chemistry_frames", "clash_overlap_A", "seed", "noise_floor")
-TPS_FIELDS = ("topology", "reference", "out", "generated", "generated_topology", "oracle", "oracle_topology", "figures")
+            "msm_lag_ps", "n_bins", "chemistry_frames", "clash_overlap_A", "seed", "noise_floor",
+            "generated_burn_in_ps")
+TPS_FIELDS = ("topology", "reference", "out", "generated", "generated_topology", "oracle", "oracle_topology", "native",
+              "figures")
 TPS_SETTINGS = ("n_clusters", "n_metastates", "tica_lag_ps", "n_tics", "msm_lag_ps", "states", "min_flux", "bridges",
                 "endpoints", "oracle_ns", "seed", "reference_frame_ps", "generated_frame_ps")
 
@@ -49,7 +51,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> AnalyzeConfig | TPSConfi
     parser.add_argument("--generated", nargs="+", help="generated trajectories (replicas)")
     parser.add_argument("--generated-topology", help="topology of the generated trajectories "
                         "(default: --topology); may lack hydrogens and solvent")
-    parser.add_argument("--native", help="native structure (C-alphas are used)")
+    parser.add_argument("--native", help="native structure (C-alphas are used; with --tps: each metastate's median "
+                        "C-alpha RMSD to it is reported, to name the folded and unfolded metastates)")
     parser.add_argument("--out", help="output directory")
     parser.add_argument("--preset", choices=sorted(PRESETS),
                         help="'data': lags and clusters chosen from the data length (default); "
@@ -57,6 +60,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> AnalyzeConfig | TPSConfi
     parser.add_argument("--reference-frame-ps", type=float, help="reference frame interval (default: from the files)")
     parser.add_argument("--generated-frame-ps", type=float, help="generated frame interval (default: from the files)")
     parser.add_argument("--stride-ps", type=float, help="keep one frame per this many ps (default: all)")
+    parser.add_argument("--generated-burn-in-ps", type=float,
+                        help="leave out this much of the start of every generated trajectory (default 0)")
     parser.add_argument("--tica-lag-ps", type=float)
     parser.add_argument("--n-tics", type=int)
     parser.add_argument("--n-clusters", type=int)

@@ -4,6 +4,12 @@ file (``md.campaign``), or print what its manifest holds.
     python -m openmm_equijump.campaign data/md/campaign.yaml --threads 1 --stop-after-minutes 60
     python -m openmm_equijump.campaign data/md/campaign.yaml --platform CUDA --workers 2 --cpu-workers 13
     python -m openmm_equijump.campaign data/md/campaign.yaml --status
+    python -m openmm_equijump.campaign data/md/campaign.yaml --export chignolin runs/ref [--replicas 2 5] [--keep-burn-in]
+
+``--export`` writes a protein's replicas as the files that ``train``, ``analyze`` and ``evaluate`` take: one XTC
+per stretch without missing frames (``replica_<ii>.xtc``, or ``replica_<ii>_<k>.xtc`` for a replica with gaps)
+after the burn-in, and ``heavy_atoms.pdb``; exactly the frames the manifest counts, so a running campaign can be
+exported.
 """
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from typing import Optional, Sequence
 
 import openmm
 
-from ..md.campaign import Campaign, CampaignError, CampaignRunner, Manifest, platform_properties
+from ..md.campaign import Campaign, CampaignError, CampaignRunner, Manifest, export_trajectories, platform_properties
 from . import ArgumentParser, command
 
 
@@ -27,7 +33,14 @@ def parse_args(argv: Optional[Sequence[str]] = None):
                         help="stop then (a running chunk is abandoned; rerun to continue)")
     parser.add_argument("--max-chunks", type=int, default=None, help="stop after committing this many chunks")
     parser.add_argument("--status", action="store_true", help="print what the manifest holds and exit")
-    return parser.parse_args(argv)
+    parser.add_argument("--export", nargs=2, metavar=("PROTEIN", "DIR"),
+                        help="write the protein's replicas as XTC files (one per stretch without gaps) into DIR")
+    parser.add_argument("--replicas", type=int, nargs="+", help="with --export: these replicas only (default: all)")
+    parser.add_argument("--keep-burn-in", action="store_true", help="with --export: keep the campaign's burn-in")
+    args = parser.parse_args(argv)
+    if (args.replicas or args.keep_burn_in) and not args.export:
+        parser.error("--replicas and --keep-burn-in go with --export")
+    return args
 
 
 @command
@@ -36,6 +49,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     campaign = Campaign.load(args.campaign)
     if args.status:  # read only: a running campaign's files are left as they are
         print_status(campaign, Manifest(campaign))
+        return 0
+    if args.export:
+        protein, folder = args.export
+        for path in export_trajectories(campaign, protein, folder, args.replicas, not args.keep_burn_in):
+            print(f"wrote {path}")
         return 0
     try:
         runner = CampaignRunner(campaign, args.platform, platform_properties(args.platform, args.threads))

@@ -12,7 +12,8 @@ from ..jobs.evaluate import EvaluateConfig, evaluate
 from ..model.sampler import SamplerConfig
 from . import ArgumentParser, add_config_flag, command, given
 
-FIELDS = ("out", "model", "pdb", "replicas", "jumps", "seed", "reference_topology", "reference", "threads")
+FIELDS = ("out", "model", "pdb", "replicas", "jumps", "seed", "reference_topology", "reference", "threads",
+          "burn_in_ps")
 SAMPLER_FIELDS = ("latent_steps", "eps", "mode", "projection_iterations")
 
 
@@ -36,6 +37,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> EvaluateConfig:
                              f"default {SamplerConfig.projection_iterations})")
     parser.add_argument("--reference-topology", help="topology of --reference (default: --pdb)")
     parser.add_argument("--reference", nargs="+", help="reference MD (default: the MD shipped beside the model)")
+    parser.add_argument("--burn-in-ps", type=float, help="leave the first this many ps of every replica out of the "
+                        "comparison with the reference, as the reference's burn-in is (default 0)")
     args = parser.parse_args(argv)
     overrides = given(args, FIELDS)
     sampler = given(args, SAMPLER_FIELDS)

@@ -28,6 +28,7 @@ import openmm.unit as unit
 
 from ..analysis.report import summary_table
 from ..analysis.run import analyse_files
+from ..analysis.settings import AnalysisSettings
 from ..analysis.stability import stability_by_frame, stability_report, stability_table
 from ..config import check_ranges, save_yaml
 from ..device import cpu_threads
@@ -56,9 +57,10 @@ class EvaluateConfig:
     reference_topology: Optional[str] = None     # None with no reference: the MD shipped beside the model
     reference: list[str] = field(default_factory=list)
     threads: int = 1                             # libtorch CPU threads of the jumps (0: one per core)
+    burn_in_ps: float = 0.0                      # of every replica, left out of the comparison (not of stability)
 
     def __post_init__(self) -> None:
-        check_ranges(self, at_least_one=("replicas", "jumps"))
+        check_ranges(self, at_least_one=("replicas", "jumps"), non_negative=("burn_in_ps",))
         if self.threads < 0:
             raise ConfigError(f"EvaluateConfig.threads must be >= 0 (0: one per core), got {self.threads}")
 
@@ -97,7 +99,8 @@ def evaluate(config: EvaluateConfig) -> dict:
     report_frames = sorted({f for f in (0, 1, 4, 9, 19, 49, 99, config.jumps - 1) if f < config.jumps})
     by_jump = stability_by_frame(replicas, report_frames)
     paths = write_dcds(out, pdb.topology, frames, module.jump_ps)
-    metrics, _ = analyse_files(reference[0], reference[1], paths, config.pdb, config.pdb, out / "analysis")
+    metrics, _ = analyse_files(reference[0], reference[1], paths, config.pdb, config.pdb, out / "analysis",
+                               AnalysisSettings(generated_burn_in_ps=config.burn_in_ps))
     simulated_ns = config.replicas * config.jumps * module.jump_ps / 1000.0
     result = {
         "config": asdict(config),

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Optional, Sequence
 
 import numpy as np
 import openmm
@@ -550,27 +551,62 @@ class CampaignRunner:
                 "ns_per_day": simulated_ns / wall * 86400.0 if committed else None}
 
 
-def campaign_trajectories(campaign: Campaign, protein: str, drop_burn_in: bool = True) -> list:
-    """The protein's replicas as mdtraj trajectories (heavy atoms, nm), exactly the frames the manifest counts,
-    without the first ``campaign.burn_in_ns`` when ``drop_burn_in``; replicas with nothing left are skipped. A
-    replica with missing frames (``ReplicaRecord.gaps``) comes as one trajectory per stretch without a gap, so
-    that no analysis takes the gap for one frame interval."""
+def campaign_trajectories(campaign: Campaign, protein: str, drop_burn_in: bool = True,
+                          replicas: Optional[Sequence[int]] = None) -> list:
+    """The protein's replicas (all, or those numbered in ``replicas``) as mdtraj trajectories (heavy atoms, nm),
+    exactly the frames the manifest counts, without the first ``campaign.burn_in_ns`` when ``drop_burn_in``;
+    replicas with nothing left are skipped. A replica with missing frames (``ReplicaRecord.gaps``) comes as one
+    trajectory per stretch without a gap, so that no analysis takes the gap for one frame interval. Each
+    trajectory's ``replica`` attribute is its replica number."""
     import mdtraj
 
-    if protein not in {p.name for p in campaign.proteins}:
-        raise CampaignError(f"the campaign has no protein {protein!r}; it has {[p.name for p in campaign.proteins]}")
+    plans = {p.name: p for p in campaign.proteins}
+    if protein not in plans:
+        raise CampaignError(f"the campaign has no protein {protein!r}; it has {list(plans)}")
+    wanted = set(range(plans[protein].replicas)) if replicas is None else set(replicas)
+    if not wanted <= set(range(plans[protein].replicas)):
+        raise CampaignError(f"{protein} has replicas 0-{plans[protein].replicas - 1}; "
+                            f"no replica {sorted(wanted - set(range(plans[protein].replicas)))}")
     manifest = Manifest(campaign)
     topology = campaign.folder / protein / "heavy_atoms.pdb"
     skip = int(round(campaign.burn_in_ns * 1000.0 / campaign.frame_ps)) if drop_burn_in else 0
     trajectories = []
     for record in sorted(manifest.records.values(), key=lambda r: r.key):
-        if record.protein != protein or record.frames <= skip:
+        if record.protein != protein or record.replica not in wanted or record.frames <= skip:
             continue
         traj = mdtraj.load(str(campaign.folder / record.trajectory), top=str(topology))[:record.frames]
         breaks = np.flatnonzero(np.round(np.diff(traj.time) / campaign.frame_ps) != 1) + 1
         stretches = np.split(np.arange(traj.n_frames), breaks)
-        trajectories += [traj[frames] for frames in (stretches[0][skip:], *stretches[1:]) if len(frames) > 1]
+        for frames in (stretches[0][skip:], *stretches[1:]):
+            if len(frames) > 1:
+                trajectories.append(traj[frames])
+                trajectories[-1].replica = record.replica
     return trajectories
+
+
+def export_trajectories(campaign: Campaign, protein: str, folder: str | Path,
+                        replicas: Optional[Sequence[int]] = None, drop_burn_in: bool = True) -> list[Path]:
+    """Write ``campaign_trajectories`` into ``folder``: ``heavy_atoms.pdb`` and one XTC per stretch
+    (``replica_<ii>.xtc``; ``replica_<ii>_<k>.xtc`` for the stretches of a replica with gaps), times in ps as
+    the campaign wrote them. Returns the paths written."""
+    import shutil
+
+    trajectories = campaign_trajectories(campaign, protein, drop_burn_in, replicas)
+    if not trajectories:
+        raise CampaignError(f"the campaign has no {protein} frames to export"
+                            + (f" past its {campaign.burn_in_ns:g} ns burn-in" if drop_burn_in else ""))
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [folder / "heavy_atoms.pdb"]
+    shutil.copyfile(campaign.folder / protein / "heavy_atoms.pdb", written[0])
+    counts = {r: sum(t.replica == r for t in trajectories) for r in {t.replica for t in trajectories}}
+    seen: dict[int, int] = {}
+    for traj in trajectories:
+        k = seen[traj.replica] = seen.get(traj.replica, -1) + 1
+        name = f"replica_{traj.replica:02d}" + (f"_{k}" if counts[traj.replica] > 1 else "") + ".xtc"
+        traj.save_xtc(str(folder / name))
+        written.append(folder / name)
+    return written
 
 
 def platform_properties(platform: str, threads: int) -> dict:

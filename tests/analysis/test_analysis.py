@@ -229,3 +229,11 @@ def test_stride_in_ps_keeps_one_frame_per_stride(seed1, seed2, native):
     assert (resolved.tica_lag_ps, resolved.msm_lag_ps, resolved.msm_lag_generated_frames) == (300.0, 300.0, 3)
     with pytest.raises(ValueError, match="stride 25 ps is not a positive multiple"):
         compare_dynamics(seed1, seed2, native, AnalysisSettings(stride_ps=25.0, noise_floor=False))
+
+
+def test_a_generated_burn_in_leaves_out_the_start_of_every_generated_trajectory(seed1, seed2, native):
+    settings = AnalysisSettings(stride_ps=100.0, generated_burn_in_ps=1000.0, noise_floor=False, chemistry_frames=60)
+    metrics = compare_dynamics(seed1, seed2, native, settings)
+    assert (metrics.comparison.reference_frames, metrics.comparison.generated_frames) == (60, 20)  # 3 ns - 1 ns
+    with pytest.raises(ValueError, match="generated burn-in 15 ps is not a positive multiple"):
+        compare_dynamics(seed1, seed2, native, AnalysisSettings(generated_burn_in_ps=15.0, noise_floor=False))

@@ -80,6 +80,15 @@ def test_bootstrap_interval_holds_the_mean_and_shrinks_with_more_trajectories():
     assert many.high - many.low < 0.5 * (few.high - few.low)
 
 
+def test_the_kinetics_bootstrap_resamples_the_stretches_of_one_run_together():
+    """Two runs, one cut into three stretches: resampling the three as one unit gives the two-run interval."""
+    values = np.array([0.0, 0.0, 0.0, 1.0])  # run 0: three stretches of 0; run 1: one of 1
+    mean = lambda idx: values[idx].mean()  # noqa: E731
+    by_run = bootstrap(4, mean, 500, 0, runs=[0, 0, 0, 1])
+    assert by_run.value == 0.25
+    assert (by_run.low, by_run.high) == (0.0, 1.0)
+
+
 def test_paired_rmsd_matches_mdtraj_on_real_frames():
     traj = mdtraj.load(str(TRAINING_MD / "md_seed1001.xtc"), top=str(TRAINING_MD / "heavy_atoms.pdb"))[:40]
     lagged = paired_rmsd_A(traj.xyz[:-10], traj.xyz[10:])

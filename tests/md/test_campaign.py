@@ -153,3 +153,25 @@ def test_frames_missing_from_a_file_are_counted_and_split_the_replica(uninterrup
     from openmm_equijump.md.campaign import campaign_trajectories
     stretches = campaign_trajectories(campaign, "chignolin", drop_burn_in=False)
     assert [t.n_frames for t in stretches] == [10, 3, 4]
+    assert [t.replica for t in stretches] == [0, 1, 1]
+    assert [t.n_frames for t in campaign_trajectories(campaign, "chignolin", False, replicas=[1])] == [3, 4]
+    with pytest.raises(CampaignError, match=r"chignolin has replicas 0-1; no replica \[2\]"):
+        campaign_trajectories(campaign, "chignolin", False, replicas=[1, 2])
+    del manifest  # the runner's lock goes with it
+
+    out = tmp_path / "exported"
+    assert main([str(folder / "campaign.yaml"), "--export", "chignolin", str(out), "--keep-burn-in"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["heavy_atoms.pdb", "replica_00.xtc", "replica_01_0.xtc",
+                                                     "replica_01_1.xtc"]
+    second = mdtraj.load(str(out / "replica_01_1.xtc"), top=str(out / "heavy_atoms.pdb"))
+    np.testing.assert_allclose(second.xyz, full.xyz[6:], atol=1e-3)  # XTC precision
+    np.testing.assert_allclose(second.time, full.time[6:])
+
+    # the raw file with its gap is refused by training and analysis, with or without a frame interval given
+    from openmm_equijump.analysis.frames import AnalysisInputError, load_ensemble
+    from openmm_equijump.training.data.trajectories import TrajectoryError, resolved_frame_interval_ps
+    gapped = mdtraj.load(str(xtc), top=str(topology))
+    with pytest.raises(TrajectoryError, match=r"times jump from 1.2 ps to 2.8 ps .* 3 frame\(s\) are missing; split"):
+        resolved_frame_interval_ps(xtc, gapped.time, 0.4)
+    with pytest.raises(AnalysisInputError, match=r"reference trajectory .* 3 frame\(s\) are missing; split the file"):
+        load_ensemble([xtc], topology, gapped.topology, 0.4, "reference")
