@@ -10,6 +10,9 @@
 #   paths:     100 paths from one reference frame of FOLDED to one of UNFOLDED (50 ancestral steps), read every
 #              MSM lag, beside 100 reference MSM bridges (the noise floor) and the MD stretches of 200 ps.
 #   OMP_NUM_THREADS=1 bash bench/ays_tps_chignolin.sh runs/ays [FOLDED UNFOLDED] [MSM lag ps, default 50]
+# The README's numbers: `runs/ays 5 9 50`, then the same paths read every 10 ps (PCCA+ at that lag numbers the
+# folded and the end frame's metastates 6 and 9): python -m openmm_equijump.analyze $tps (with --msm-lag-ps 10)
+#   --states 6 9 --out runs/ays/tps_judged_lag10 --generated runs/ays/paths_5_9/path_*.dcd --generated-topology ...
 set -euo pipefail
 out=${1:?output folder of bench/ays_chignolin.sh}
 folded=${2:-}

@@ -74,22 +74,34 @@ def interval_from_times(times: Optional[np.ndarray]) -> Optional[float]:
 
 
 def missing_frames(times: Optional[np.ndarray]) -> Optional[str]:
-    """Where frames are missing from times (ps) that are otherwise evenly spaced (every step a whole number of
-    the most common one, some more than one), as a phrase for an error message; None when none are missing or
-    the times are not of that kind (e.g. a time that restarts)."""
+    """Where frames are missing from increasing times (ps) that are evenly spaced at their smallest step except
+    for whole multiples of it, as a phrase for an error message; None when none are missing or the times are not
+    of that kind (a time that restarts, irregular sampling)."""
     if times is None or len(times) < 3:
         return None
-    spacing = np.diff(np.asarray(times, dtype=np.float64))
-    interval = float(np.median(spacing))
-    if interval <= 0:
+    times = np.asarray(times, dtype=np.float64)
+    spacing = np.diff(times)
+    if (spacing <= 0).any():
         return None
-    steps = spacing / interval
-    whole = np.abs(steps - np.round(steps)) < 1e-3 * np.maximum(steps, 1)
-    if not (whole.all() and (np.round(steps) > 1).any()):
+    interval = float(spacing.min())
+    # XTC stores times as float32: at 10 ns a 0.2 ps step is off by up to a few 1e-4 ps
+    slack = 1e-3 * interval + 4 * float(np.spacing(np.float32(np.abs(times).max())))
+    steps = np.round(spacing / interval)
+    if (np.abs(spacing - steps * interval) > slack * steps).any() or not (steps > 1).any():
         return None
-    first = int(np.flatnonzero(np.round(steps) > 1)[0])
-    return (f"its times jump from {times[first]:g} ps to {times[first + 1]:g} ps where its frames are "
-            f"{interval:g} ps apart: {int(np.round(steps).sum() - len(steps))} frame(s) are missing")
+    gaps = np.flatnonzero(steps > 1)
+    interval = float(f"{np.median(spacing[steps == 1]):.4g}")
+    return (f"{int((steps - 1).sum())} frame(s) are missing in {len(gaps)} gap(s) (frames {interval:g} ps apart; "
+            f"the first gap from {times[gaps[0]]:g} ps to {times[gaps[0] + 1]:g} ps)")
+
+
+def missing_frames_message(path: str | Path, times: Optional[np.ndarray]) -> Optional[str]:
+    """The error for trajectory file ``path`` whose ``times`` (ps, as mdtraj read them) show missing frames, or
+    None (always for a DCD, whose times mdtraj counts in frames). Pairs and lags across such a gap would be
+    wrong with or without a frame interval given, so training and the analysis refuse the file."""
+    gap = None if Path(path).suffix.lower() == ".dcd" else missing_frames(times)
+    return None if gap is None else (f"{path}: {gap}; split the file where frames are missing (`python -m "
+                                     "openmm_equijump.campaign FILE --export` does so for a campaign's replicas)")
 
 
 def frame_interval_ps(path: str | Path, times: Optional[np.ndarray] = None) -> Optional[float]:

@@ -20,7 +20,7 @@ import mdtraj as md
 import numpy as np
 
 from ..errors import EquiJumpError
-from ..trajectory_files import dcd_frame_count, frame_interval_ps, missing_frames
+from ..trajectory_files import dcd_frame_count, frame_interval_ps, missing_frames_message
 from ..protein.vocabulary import canonical_atom_name, canonical_residue_name
 
 
@@ -215,11 +215,9 @@ def load_ensemble(paths: Sequence[str | Path], topology: str | Path, reference_t
             raise AnalysisInputError(f"{what} trajectory {path} is empty (a DCD header with no frames); leave it out")
         _check_atom_count(path, top, topology)
         trajectory = md.load(str(path), top=top, atom_indices=heavy)  # solvent and H never held in memory
-        gap = missing_frames(trajectory.time) if Path(path).suffix.lower() in _TIMED_SUFFIXES else None
-        if gap:  # lags across the gap would be misread, with or without a frame-interval override
-            raise AnalysisInputError(f"{what} trajectory {path}: {gap}; split the file where frames are missing "
-                                     "(`python -m openmm_equijump.campaign FILE --export` does so for a campaign's "
-                                     "replicas)")
+        gap = missing_frames_message(path, trajectory.time)
+        if gap:
+            raise AnalysisInputError(f"{what} trajectory {gap}")
         trajectories.append(trajectory)
         intervals.append(frame_ps if frame_ps is not None else trajectory_frame_interval_ps(path, trajectory))
     unknown = [str(p) for p, dt in zip(paths, intervals) if dt is None]

@@ -1,7 +1,7 @@
 """Kinetics of an ensemble of trajectories, each number with a bootstrap interval over trajectories.
 
 For MD and generated trajectories alike (frames at any interval; times in ns):
-- folded fraction: frames with C-alpha RMSD to native below ``folded_A``, per trajectory and pooled;
+- folded fraction: frames with C-alpha RMSD to native below ``folded_A``, per run and pooled;
 - folding and unfolding mean first-passage times between two core sets on the same RMSD (folded core below
   ``folded_core_A``, unfolded core above ``unfolded_core_A``); every frame belongs to the last core it
   visited (transition-based assignment, frames before the first core are not counted), and
@@ -64,6 +64,8 @@ def bootstrap(n_trajectories: int, statistic: Callable[[np.ndarray], float], n_b
     independent runs: ``runs[i]`` names the run of trajectory i (default: every trajectory its own run)."""
     rng = np.random.default_rng(seed)
     runs = np.arange(n_trajectories) if runs is None else np.asarray(runs)
+    if len(runs) != n_trajectories:
+        raise ValueError(f"runs names {len(runs)} trajectories, not {n_trajectories}")
     members = [np.flatnonzero(runs == r) for r in np.unique(runs)]
     value = statistic(np.arange(n_trajectories))
     draws = np.array([statistic(np.concatenate([members[k] for k in rng.integers(0, len(members), len(members))]))
@@ -209,7 +211,7 @@ def kinetics(data: KineticsInput, settings: KineticsSettings = KineticsSettings(
         "runs": n if data.runs is None else len(set(data.runs)),
         "ns": float(sum(len(r) for r in data.rmsd_A) * dt),
         "folded_fraction": run(lambda idx: pooled([f.astype(float) for f in folded], idx)),
-        "folded_fraction_per_trajectory": [float(f.mean()) for f in folded],
+        "folded_fraction_per_run": _per_run(folded, data.runs),
         "mfpt_folding_ns": run(lambda idx: mean_first_passage_ns([states[i] for i in idx], dt)[0]),
         "mfpt_unfolding_ns": run(lambda idx: mean_first_passage_ns([states[i] for i in idx], dt)[1]),
         "switches": switch_counts(states, dt),
@@ -226,6 +228,13 @@ def kinetics(data: KineticsInput, settings: KineticsSettings = KineticsSettings(
     report["settings"] = asdict(settings)
     report["displacement_lag_frames"] = lag
     return report
+
+
+def _per_run(folded: Sequence[np.ndarray], runs: Optional[Sequence[int]]) -> dict:
+    """{run: fraction of its frames folded}, pooling the stretches of one run."""
+    runs = list(range(len(folded))) if runs is None else list(runs)
+    return {int(r): float(np.concatenate([f for f, q in zip(folded, runs) if q == r]).mean())
+            for r in sorted(set(runs))}
 
 
 def report_rows(reports: dict[str, dict]) -> str:

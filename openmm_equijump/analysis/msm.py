@@ -26,17 +26,19 @@ def fit_clusters(tics: Sequence[np.ndarray], n_clusters: int, seed: int) -> KMea
 
 def reversible_msm(dtrajs: Sequence[np.ndarray], n_states: int, lag_frames: int):
     """(count model of the largest connected set, reversible maximum-likelihood MSM on it) of discrete
-    trajectories at ``lag_frames`` (deeptime); the MSM is None when that set is one state. Trajectories not longer
-    than the lag hold no transition and are left out; none longer is refused. The one estimator of the
-    analyses (reweighting, implied timescales, metastates)."""
+    trajectories at ``lag_frames`` (deeptime); among sets of equal size the one with the most transition counts
+    (a run that never leaves one cluster: that cluster). The MSM is None when the set is one state. Trajectories
+    not longer than the lag hold no transition and are left out; none longer is refused. The one estimator of
+    the analyses (reweighting, implied timescales, metastates)."""
     usable = [np.asarray(d, dtype=np.int32) for d in dtrajs if len(d) > lag_frames]
     if not usable:
         raise TicaError(f"every trajectory is shorter than the MSM lag ({lag_frames} frames); choose a shorter "
                         "msm_lag_ps")
     counts = TransitionCountEstimator(lagtime=lag_frames, count_mode="sliding", n_states=n_states).fit(
         usable).fetch_model()
-    # among sets of equal size (one state each, for a run that never leaves a cluster) the populated one
-    connected = counts.submodel_largest(directed=True, sort_by_population=True)
+    # deeptime's submodel_largest(sort_by_population=True) takes the most-counted set even when it is smaller
+    sets = counts.connected_sets(directed=True)
+    connected = counts.submodel(max(sets, key=lambda s: (len(s), counts.count_matrix[np.ix_(s, s)].sum())))
     if connected.n_states < 2:
         return connected, None
     return connected, MaximumLikelihoodMSM(reversible=True, lagtime=lag_frames).fit(connected).fetch_model()

@@ -129,6 +129,10 @@ def without_burn_in(ensemble: Ensemble, burn_in_ps: float) -> Ensemble:
     if burn_in_ps == 0:
         return ensemble
     skip = whole_frames(burn_in_ps, ensemble.frame_ps, "generated burn-in")
+    shortest = min(ensemble.lengths)
+    if skip >= shortest:
+        raise ConfigError(f"the generated burn-in of {burn_in_ps:g} ps leaves nothing of the shortest generated "
+                          f"trajectory ({shortest} frames of {ensemble.frame_ps:g} ps); choose a shorter burn-in")
     return Ensemble([t[skip:] for t in ensemble.trajectories], ensemble.frame_ps, ensemble.sources)
 
 

@@ -292,10 +292,11 @@ def plot_tps(states: ReferenceStates, path_tics: list[np.ndarray], rows: list, p
 def metastate_rmsd_A(reference: Ensemble, states: ReferenceStates, native_path: str) -> list[Optional[float]]:
     """Per metastate, the median C-alpha RMSD (A) of its reference frames to the native structure (None for a
     metastate without frames)."""
-    if not Path(native_path).is_file():
-        raise AnalysisInputError(f"native structure {native_path}: no such file")
     native = md.load(str(native_path))
     native_ca = native.atom_slice(calpha_indices(native.topology))
+    if native_ca.n_atoms != len(states.calphas):
+        raise AnalysisInputError(f"native structure {native_path} has {native_ca.n_atoms} C-alphas, the reference "
+                                 f"{len(states.calphas)}: give the native structure of the reference's protein")
     rmsd = np.concatenate([calpha_rmsd_A(t.atom_slice(states.calphas), native_ca) for t in reference.trajectories])
     labels = np.concatenate(states.metastates)
     return [float(np.median(rmsd[labels == m])) if (labels == m).any() else None
@@ -320,8 +321,9 @@ def run_tps(config: TPSConfig) -> dict:
     """Run ``config`` into its output folder (module docstring); returns what ``tps_report.yaml`` holds, with
     ``table``, the printed summary."""
     settings = config.settings
-    if not Path(config.topology).is_file():
-        raise AnalysisInputError(f"reference topology {config.topology}: no such file")
+    for name, path in (("reference topology", config.topology), ("native structure", config.native)):
+        if path and not Path(path).is_file():
+            raise AnalysisInputError(f"{name} {path}: no such file")
     topology = md.load_topology(str(config.topology))
     reference = load_ensemble(config.reference, config.topology, topology, settings.reference_frame_ps, "reference")
     generated = _ensemble(config.generated, config.generated_topology or config.topology, topology,

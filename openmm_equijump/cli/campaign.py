@@ -40,6 +40,8 @@ def parse_args(argv: Optional[Sequence[str]] = None):
     args = parser.parse_args(argv)
     if (args.replicas or args.keep_burn_in) and not args.export:
         parser.error("--replicas and --keep-burn-in go with --export")
+    if args.export and args.status:
+        parser.error("--export and --status are two commands: give one")
     return args
 
 

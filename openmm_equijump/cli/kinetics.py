@@ -36,6 +36,8 @@ def parse_args(argv: Optional[Sequence[str]] = None):
     args = parser.parse_args(argv)
     if args.generated and not args.generated_topology:
         parser.error("--generated needs --generated-topology")
+    if args.generated_burn_in_ns and not args.generated:
+        parser.error("--generated-burn-in-ns goes with --generated")
     return args
 
 
@@ -45,7 +47,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     campaign = Campaign.load(args.campaign)
     reference = campaign_trajectories(campaign, args.protein, replicas=args.replicas)
     if not reference:
-        raise CampaignError(f"the campaign has no {args.protein} frames past its {campaign.burn_in_ns:g} ns burn-in yet")
+        which = f"replicas {args.replicas}" if args.replicas else "replicas"
+        raise CampaignError(f"the campaign's {args.protein} {which} have no frames past its {campaign.burn_in_ns:g} ns "
+                            "burn-in yet")
     native = mdtraj.load(str(campaign.folder / args.protein / "heavy_atoms.pdb"))
     ensembles = {"reference MD": reference}
     frame_ns = {"reference MD": campaign.frame_ps / 1000.0}
@@ -64,6 +68,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           f"{settings.unfolded_core_A} A; 95 % bootstrap intervals over runs ({settings.n_bootstrap} resamples)"
           + (f"; generated: first {args.generated_burn_in_ns:g} ns left out" if args.generated else ""))
     print(report_rows(reports))
+    for name, report in reports.items():
+        print(f"folded fraction per run, {name}: " + ", ".join(f"{run}: {fraction:.3f}" for run, fraction
+                                                              in report["folded_fraction_per_run"].items()))
     if args.out:
         Path(args.out).write_text(yaml.safe_dump({k: to_plain(v) for k, v in reports.items()}, sort_keys=False))
     return 0

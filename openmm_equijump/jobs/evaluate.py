@@ -84,6 +84,10 @@ def evaluate(config: EvaluateConfig) -> dict:
     # a blocks model's sampler takes the same two settings: ancestral steps per block and projection sweeps
     blocks = BlockSamplerConfig(config.sampler.latent_steps, config.sampler.projection_iterations)
     module = load_model(config.model, pdb.topology, sampler=config.sampler, blocks=blocks)
+    burn_in_jumps = config.burn_in_ps / module.jump_ps  # checked before the rollout, not after it
+    if abs(burn_in_jumps - round(burn_in_jumps)) > 1e-6 or burn_in_jumps >= config.jumps:
+        raise ConfigError(f"EvaluateConfig.burn_in_ps = {config.burn_in_ps:g} must be a whole number of the model's "
+                          f"{module.jump_ps:g} ps jumps, fewer than --jumps {config.jumps}")
     out.mkdir(parents=True, exist_ok=True)
     save_yaml(config, out / CONFIG_NAME)
     start = np.asarray(pdb.positions.value_in_unit(unit.nanometer), dtype=np.float32)

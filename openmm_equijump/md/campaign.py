@@ -568,16 +568,19 @@ def campaign_trajectories(campaign: Campaign, protein: str, drop_burn_in: bool =
         raise CampaignError(f"{protein} has replicas 0-{plans[protein].replicas - 1}; "
                             f"no replica {sorted(wanted - set(range(plans[protein].replicas)))}")
     manifest = Manifest(campaign)
-    topology = campaign.folder / protein / "heavy_atoms.pdb"
-    skip = int(round(campaign.burn_in_ns * 1000.0 / campaign.frame_ps)) if drop_burn_in else 0
+    topology = mdtraj.load_topology(str(campaign.folder / protein / "heavy_atoms.pdb"))
+    burn_in_ps = campaign.burn_in_ns * 1000.0 if drop_burn_in else 0.0
     trajectories = []
     for record in sorted(manifest.records.values(), key=lambda r: r.key):
-        if record.protein != protein or record.replica not in wanted or record.frames <= skip:
+        if record.protein != protein or record.replica not in wanted or not record.frames:
             continue
-        traj = mdtraj.load(str(campaign.folder / record.trajectory), top=str(topology))[:record.frames]
+        # only the frames the manifest counts: a running campaign may be appending a chunk to the file
+        with mdtraj.formats.XTCTrajectoryFile(str(campaign.folder / record.trajectory)) as handle:
+            traj = handle.read_as_traj(topology, n_frames=record.frames)
+        # the burn-in by time (a replica's clock starts at 0), so that a gap inside it lets no frame of it through
+        traj = traj[np.flatnonzero(traj.time > burn_in_ps + 1e-3 * campaign.frame_ps)]
         breaks = np.flatnonzero(np.round(np.diff(traj.time) / campaign.frame_ps) != 1) + 1
-        stretches = np.split(np.arange(traj.n_frames), breaks)
-        for frames in (stretches[0][skip:], *stretches[1:]):
+        for frames in np.split(np.arange(traj.n_frames), breaks):
             if len(frames) > 1:
                 trajectories.append(traj[frames])
                 trajectories[-1].replica = record.replica
@@ -591,11 +594,15 @@ def export_trajectories(campaign: Campaign, protein: str, folder: str | Path,
     the campaign wrote them. Returns the paths written."""
     import shutil
 
+    folder = Path(folder)
+    stale = sorted(folder.glob("replica_*.xtc"))
+    if stale:  # a glob over the folder would count both exports
+        raise CampaignError(f"{folder} already holds exported trajectories ({stale[0].name}, ...); export into an "
+                            "empty folder or remove them first")
     trajectories = campaign_trajectories(campaign, protein, drop_burn_in, replicas)
     if not trajectories:
         raise CampaignError(f"the campaign has no {protein} frames to export"
                             + (f" past its {campaign.burn_in_ns:g} ns burn-in" if drop_burn_in else ""))
-    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = [folder / "heavy_atoms.pdb"]
     shutil.copyfile(campaign.folder / protein / "heavy_atoms.pdb", written[0])

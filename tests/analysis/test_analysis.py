@@ -235,5 +235,7 @@ def test_a_generated_burn_in_leaves_out_the_start_of_every_generated_trajectory(
     settings = AnalysisSettings(stride_ps=100.0, generated_burn_in_ps=1000.0, noise_floor=False, chemistry_frames=60)
     metrics = compare_dynamics(seed1, seed2, native, settings)
     assert (metrics.comparison.reference_frames, metrics.comparison.generated_frames) == (60, 20)  # 3 ns - 1 ns
+    with pytest.raises(ValueError, match="generated burn-in of 3000 ps leaves nothing of the shortest generated"):
+        compare_dynamics(seed1, seed2, native, AnalysisSettings(generated_burn_in_ps=3000.0, noise_floor=False))
     with pytest.raises(ValueError, match="generated burn-in 15 ps is not a positive multiple"):
         compare_dynamics(seed1, seed2, native, AnalysisSettings(generated_burn_in_ps=15.0, noise_floor=False))

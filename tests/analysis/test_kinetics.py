@@ -103,8 +103,13 @@ def test_kinetics_of_the_two_state_chain_reports_its_folded_fraction_with_an_int
     report = kinetics(data, KineticsSettings(msm_lag_ns=0.05, n_bootstrap=50, n_timescales=1))
     truth = 0.01 / (0.01 + 0.04)
     assert report["folded_fraction"].low < truth < report["folded_fraction"].high
-    assert len(report["folded_fraction_per_trajectory"]) == 8
+    assert len(report["folded_fraction_per_run"]) == 8
     assert report["implied_timescale_1_ns"].value == pytest.approx(-0.01 / np.log(0.95), rel=0.1)
+    data.runs = [0, 0, 1, 1, 2, 2, 3, 3]  # the same chains as four runs of two stretches each
+    paired = kinetics(data, KineticsSettings(msm_lag_ns=0.05, n_bootstrap=50, n_timescales=1))
+    assert paired["runs"] == 4 and paired["folded_fraction"].value == report["folded_fraction"].value
+    first = np.concatenate(data.rmsd_A[:2]) < 2.0
+    assert paired["folded_fraction_per_run"][0] == pytest.approx(first.mean())
 
 
 def test_kinetics_command_on_the_campaign_and_a_second_set(tmp_path, capsys):
@@ -124,3 +129,12 @@ def test_kinetics_command_on_the_campaign_and_a_second_set(tmp_path, capsys):
 def test_kinetics_command_names_a_missing_protein(capsys):
     assert main(["--campaign", str(ROOT / "data" / "md" / "campaign.yaml"), "--protein", "ubiquitin"]) == 2
     assert "ubiquitin" in capsys.readouterr().err
+
+
+def test_the_msm_is_estimated_on_the_largest_connected_set_and_among_equals_the_most_counted():
+    from openmm_equijump.analysis.msm import reversible_msm
+    stuck, moving = np.zeros(100, dtype=int), np.array([1, 2] * 5)  # deeptime's population sort would take {0}
+    connected, msm = reversible_msm([stuck, moving], 3, 1)
+    assert list(connected.state_symbols) == [1, 2] and msm is not None
+    connected, msm = reversible_msm([np.full(300, 7)], 10, 3)  # a run that never leaves cluster 7
+    assert list(connected.state_symbols) == [7] and msm is None

@@ -35,6 +35,16 @@ def test_evaluation_writes_checks_metrics_and_trajectories(tiny_model, tmp_path)
     assert result["stability_table"].startswith("| after jump | 1 | 2 | 5 | 10 | 20 | 25 |")
 
 
+def test_a_burn_in_that_is_not_whole_jumps_or_leaves_nothing_is_refused_before_the_rollout(tiny_model, tmp_path,
+                                                                                          capsys):
+    for burn_in in ("150", "2500"):  # 1.5 jumps; all 25 jumps
+        out = tmp_path / f"eval_{burn_in}"
+        assert main(["--model", str(tiny_model), "--replicas", "1", "--jumps", str(JUMPS), "--burn-in-ps", burn_in,
+                     "--out", str(out)]) == 2
+        assert f"burn_in_ps = {burn_in} must be a whole number of the model's 100 ps jumps" in capsys.readouterr().err
+        assert not list(out.glob("*.dcd"))
+
+
 def test_stability_by_frame_counts_what_breaks():
     """Real MD frames meet every criterion; a copy with an atom pushed onto its neighbour at frame 1 and NaN at
     frame 2 is counted as unsound and non-finite there, and the pooled statistics skip the NaN replica."""

@@ -157,7 +157,7 @@ def test_frames_missing_from_a_file_are_counted_and_split_the_replica(uninterrup
     assert [t.n_frames for t in campaign_trajectories(campaign, "chignolin", False, replicas=[1])] == [3, 4]
     with pytest.raises(CampaignError, match=r"chignolin has replicas 0-1; no replica \[2\]"):
         campaign_trajectories(campaign, "chignolin", False, replicas=[1, 2])
-    del manifest  # the runner's lock goes with it
+    del manifest  # the runner holding the lock
 
     out = tmp_path / "exported"
     assert main([str(folder / "campaign.yaml"), "--export", "chignolin", str(out), "--keep-burn-in"]) == 0
@@ -167,11 +167,20 @@ def test_frames_missing_from_a_file_are_counted_and_split_the_replica(uninterrup
     np.testing.assert_allclose(second.xyz, full.xyz[6:], atol=1e-3)  # XTC precision
     np.testing.assert_allclose(second.time, full.time[6:])
 
+    capsys.readouterr()
+    assert main([str(folder / "campaign.yaml"), "--export", "chignolin", str(out)]) == 2
+    assert "already holds exported trajectories (replica_00.xtc, ...)" in capsys.readouterr().err
+    # the burn-in is dropped by time: 3 ps here, inside which replica 1's gap falls (frames at 0.4 ps intervals)
+    settings = yaml.safe_load((folder / "campaign.yaml").read_text())
+    (folder / "campaign.yaml").write_text(yaml.safe_dump({**settings, "burn_in_ns": 0.003}))
+    after = campaign_trajectories(Campaign.load(folder / "campaign.yaml"), "chignolin")
+    assert [(t.replica, list(np.round(t.time, 3))) for t in after] == [(0, [3.2, 3.6, 4.0]), (1, [3.2, 3.6, 4.0])]
     # the raw file with its gap is refused by training and analysis, with or without a frame interval given
     from openmm_equijump.analysis.frames import AnalysisInputError, load_ensemble
     from openmm_equijump.training.data.trajectories import TrajectoryError, resolved_frame_interval_ps
     gapped = mdtraj.load(str(xtc), top=str(topology))
-    with pytest.raises(TrajectoryError, match=r"times jump from 1.2 ps to 2.8 ps .* 3 frame\(s\) are missing; split"):
+    with pytest.raises(TrajectoryError, match=r"3 frame\(s\) are missing in 1 gap\(s\) \(frames 0.4 ps apart; the "
+                                              r"first gap from 1.2 ps to 2.8 ps\); split"):
         resolved_frame_interval_ps(xtc, gapped.time, 0.4)
-    with pytest.raises(AnalysisInputError, match=r"reference trajectory .* 3 frame\(s\) are missing; split the file"):
+    with pytest.raises(AnalysisInputError, match=r"reference trajectory .* 3 frame\(s\) are missing .*; split the file"):
         load_ensemble([xtc], topology, gapped.topology, 0.4, "reference")

@@ -224,3 +224,17 @@ def test_times_that_are_frame_indices_are_not_taken_as_picoseconds(tmp_path):
     traj.save_xtc(str(tmp_path / "converted.xtc"))
     assert interval_from_times(_md.load(str(tmp_path / "converted.xtc"), top=traj.topology).time) is None
     assert interval_from_times(np.array([10.0, 20.0, 30.0])) == 10.0
+
+
+@pytest.mark.parametrize("times, expected", [
+    (np.arange(1, 50001) * 0.2, None),                                   # 10 ns at 0.2 ps, as float32 XTC times
+    (np.delete(np.arange(1, 50001) * 0.2, 30000), "1 frame(s) are missing in 1 gap(s) (frames 0.2 ps apart; "
+                                                  "the first gap from 6000 ps to 6000.4 ps)"),
+    (np.array([0, 10, 20, 40, 60, 80.0]), "3 frame(s) are missing in 3 gap(s)"),
+    (np.r_[np.arange(10), np.arange(10)] * 10.0, None),                  # a time that restarts: not missing frames
+    (np.array([0, 10, 25, 30, 47.0]), None),                             # irregular sampling
+    (np.arange(100.0), None)])                                           # frame indices
+def test_missing_frames_are_found_in_float32_times_and_nothing_else(times, expected):
+    from openmm_equijump.trajectory_files import missing_frames
+    found = missing_frames(np.float32(times))
+    assert found == expected if expected is None else found.startswith(expected)

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from ...errors import EquiJumpError
-from ...trajectory_files import frame_interval_ps as file_frame_interval_ps, missing_frames
+from ...trajectory_files import frame_interval_ps as file_frame_interval_ps, missing_frames_message
 from ...protein.tensorcloud import TensorCloudMap
 from ...protein.topology import ProteinBinding, TopologyError, bind_topology
 
@@ -122,10 +122,9 @@ def resolved_frame_interval_ps(path: str | Path, times: np.ndarray | None, overr
     ``times``: the times mdtraj read from the file (ignored for DCD). Raises TrajectoryError when unknown.
     """
     path = Path(path)
-    gap = missing_frames(times) if path.suffix.lower() != ".dcd" else None
-    if gap:  # pairs across the gap would be further apart than the lag says, with or without --frame-ps
-        raise TrajectoryError(f"trajectory {path}: {gap}; split the file where frames are missing (`python -m "
-                              f"openmm_equijump.campaign FILE --export` does so for a campaign's replicas)")
+    gap = missing_frames_message(path, times)
+    if gap:
+        raise TrajectoryError(f"trajectory {gap}")
     from_file = file_frame_interval_ps(path, times)
     if override_ps is not None:
         if override_ps <= 0:
