@@ -75,7 +75,9 @@ def test_frame_interval_from_the_file_or_the_user(tmp_path):
     with pytest.raises(TrajectoryError, match=r"x\.xtc.*--frame-ps"):
         resolved_frame_interval_ps("x.xtc", np.zeros(5), None)
     with pytest.raises(TrajectoryError, match="--frame-ps"):
-        resolved_frame_interval_ps("x.nc", np.array([0.0, 10.0, 30.0]), None)  # irregular
+        resolved_frame_interval_ps("x.nc", np.array([0.0, 10.0, 25.0]), None)  # irregular
+    with pytest.raises(TrajectoryError, match=r"1 frame\(s\) are missing"):  # a gap, even with an interval given
+        resolved_frame_interval_ps("x.nc", np.array([0.0, 10.0, 30.0]), 10.0)
     assert resolved_frame_interval_ps("x.nc", np.zeros(5), 20.0) == 20.0
     with pytest.warns(UserWarning, match="the file says 10 ps"):
         assert resolved_frame_interval_ps("x.xtc", np.array([0.0, 10.0, 20.0]), 5.0) == 5.0
