@@ -26,7 +26,7 @@ import numpy as np
 from ..units import ANGSTROM_PER_NM
 from .msm import fit_clusters, reversible_msm
 from .observables import calpha_indices, calpha_rmsd_A
-from .tica import calpha_distances, fit_tica
+from .tica import TicaError, calpha_distances, fit_tica
 
 FOLDED, UNFOLDED, UNASSIGNED = 1, 0, -1
 
@@ -115,9 +115,10 @@ def implied_timescales_ns(dtrajs: Sequence[np.ndarray], n_states: int, lag_frame
                           k: int) -> np.ndarray:
     """(k,) slowest implied timescales (ns) of a reversible MSM on the largest connected set; nan if fewer."""
     out = np.full(k, np.nan)
-    if all(len(d) <= lag_frames for d in dtrajs):  # a bootstrap resample of short trajectories: no estimate
+    try:
+        connected, msm = reversible_msm(dtrajs, n_states, lag_frames)
+    except TicaError:  # a bootstrap resample of trajectories shorter than the lag: no estimate
         return out
-    connected, msm = reversible_msm(dtrajs, n_states, lag_frames)
     if msm is None:
         return out
     timescales = msm.timescales(min(k, connected.n_states - 1)) * frame_ns
@@ -205,13 +206,14 @@ def kinetics(data: KineticsInput, settings: KineticsSettings = KineticsSettings(
     displacements = displacement_A(data.calphas_nm, lag)
     start_folded = [f[: len(d)] for f, d in zip(folded, displacements)]
     start_unfolded = [~f for f in start_folded]
-    run = lambda statistic: bootstrap(n, statistic, s.n_bootstrap, s.seed, data.runs)  # noqa: E731
+    runs = list(range(n)) if data.runs is None else list(data.runs)
+    run = lambda statistic: bootstrap(n, statistic, s.n_bootstrap, s.seed, runs)  # noqa: E731
     report = {
         "trajectories": n,
-        "runs": n if data.runs is None else len(set(data.runs)),
+        "runs": len(set(runs)),
         "ns": float(sum(len(r) for r in data.rmsd_A) * dt),
         "folded_fraction": run(lambda idx: pooled([f.astype(float) for f in folded], idx)),
-        "folded_fraction_per_run": _per_run(folded, data.runs),
+        "folded_fraction_per_run": _per_run(folded, runs),
         "mfpt_folding_ns": run(lambda idx: mean_first_passage_ns([states[i] for i in idx], dt)[0]),
         "mfpt_unfolding_ns": run(lambda idx: mean_first_passage_ns([states[i] for i in idx], dt)[1]),
         "switches": switch_counts(states, dt),
@@ -230,9 +232,8 @@ def kinetics(data: KineticsInput, settings: KineticsSettings = KineticsSettings(
     return report
 
 
-def _per_run(folded: Sequence[np.ndarray], runs: Optional[Sequence[int]]) -> dict:
-    """{run: fraction of its frames folded}, pooling the stretches of one run."""
-    runs = list(range(len(folded))) if runs is None else list(runs)
+def _per_run(folded: Sequence[np.ndarray], runs: Sequence[int]) -> dict:
+    """{run: fraction of its frames folded}, pooling the stretches of one run (``runs[i]``: trajectory i's)."""
     return {int(r): float(np.concatenate([f for f, q in zip(folded, runs) if q == r]).mean())
             for r in sorted(set(runs))}
 

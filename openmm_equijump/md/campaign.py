@@ -30,6 +30,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
+from itertools import groupby
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Optional, Sequence
@@ -252,7 +253,7 @@ class Manifest:
                 continue
             with XTCTrajectoryFile(str(xtc)) as handle:
                 _, time_ps, _, _ = handle.read()
-            steps = np.round(np.diff(time_ps) / self.campaign.frame_ps).astype(int)
+            steps = frame_steps(time_ps, self.campaign.frame_ps)
             gaps = [[round(float(time_ps[i]), 3), int(steps[i] - 1)] for i in np.flatnonzero(steps != 1)]
             if len(time_ps) != record.frames or gaps != record.gaps:
                 changed.append(f"{record.protein} replica {record.replica}: {len(time_ps)} frames in its XTC, "
@@ -376,6 +377,11 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
                             f"(potential energy {energy}); its last restart is kept")
     restart_tmp.write_text(openmm.XmlSerializer.serialize(state))
     return ChunkResult(task, frames, str(xtc_tmp), str(restart_tmp), time.time() - began, finished=True)
+
+
+def frame_steps(time_ps: np.ndarray, frame_ps: float) -> np.ndarray:
+    """(n - 1,) frame intervals between consecutive frames at times ``time_ps``: 1 where none is missing."""
+    return np.round(np.diff(time_ps) / frame_ps).astype(int)
 
 
 #: The lock file a runner holds (``fcntl.flock``) so that no second runner reconciles files under it.
@@ -579,7 +585,7 @@ def campaign_trajectories(campaign: Campaign, protein: str, drop_burn_in: bool =
             traj = handle.read_as_traj(topology, n_frames=record.frames)
         # the burn-in by time (a replica's clock starts at 0), so that a gap inside it lets no frame of it through
         traj = traj[np.flatnonzero(traj.time > burn_in_ps + 1e-3 * campaign.frame_ps)]
-        breaks = np.flatnonzero(np.round(np.diff(traj.time) / campaign.frame_ps) != 1) + 1
+        breaks = np.flatnonzero(frame_steps(traj.time, campaign.frame_ps) != 1) + 1
         for frames in np.split(np.arange(traj.n_frames), breaks):
             if len(frames) > 1:
                 trajectories.append(traj[frames])
@@ -606,13 +612,11 @@ def export_trajectories(campaign: Campaign, protein: str, folder: str | Path,
     folder.mkdir(parents=True, exist_ok=True)
     written = [folder / "heavy_atoms.pdb"]
     shutil.copyfile(campaign.folder / protein / "heavy_atoms.pdb", written[0])
-    counts = {r: sum(t.replica == r for t in trajectories) for r in {t.replica for t in trajectories}}
-    seen: dict[int, int] = {}
-    for traj in trajectories:
-        k = seen[traj.replica] = seen.get(traj.replica, -1) + 1
-        name = f"replica_{traj.replica:02d}" + (f"_{k}" if counts[traj.replica] > 1 else "") + ".xtc"
-        traj.save_xtc(str(folder / name))
-        written.append(folder / name)
+    for replica, stretches in groupby(trajectories, key=lambda t: t.replica):  # in replica order
+        stretches = list(stretches)
+        for k, traj in enumerate(stretches):
+            written.append(folder / (f"replica_{replica:02d}" + (f"_{k}" if len(stretches) > 1 else "") + ".xtc"))
+            traj.save_xtc(str(written[-1]))
     return written
 
 

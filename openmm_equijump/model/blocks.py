@@ -102,14 +102,14 @@ def aligned_window(X: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return torch.stack([frames[0]] + [superpose_atoms(x, frames[0], weight) for x in frames[1:]], dim=1)
 
 
-def window_draw(weight: torch.Tensor, frames: int, generators: List[torch.Generator]) -> torch.Tensor:
-    """One standard draw (B, T, N, 14, 3) for windows of ``frames`` frames of the structures whose real atoms
-    ``weight`` (B, N, 14, 1) marks, centred per frame (``centred_noise``), zero on padding; window b's from
-    ``generators[b]`` (on the CPU), returned on weight's device."""
-    weight_cpu = weight.cpu()
+def window_draw(weight_cpu: torch.Tensor, frames: int, generators: List[torch.Generator],
+                device: torch.device) -> torch.Tensor:
+    """One standard draw (B, T, N, 14, 3) on ``device`` for windows of ``frames`` frames of the structures whose
+    real atoms ``weight_cpu`` (B, N, 14, 1, on the CPU) marks, centred per frame (``centred_noise``), zero on
+    padding; window b's from ``generators[b]`` (CPU generators: the same numbers on every device)."""
     draws = [centred_noise(weight_cpu[b:b + 1].expand(frames, -1, -1, -1), generator)
              for b, generator in enumerate(generators)]
-    return torch.stack(draws).to(weight.device)
+    return torch.stack(draws).to(device)
 
 
 class WindowDenoiser(torch.nn.Module):
@@ -157,27 +157,27 @@ class WindowDenoiser(torch.nn.Module):
     def sample(self, given_frames: torch.Tensor, seeds: List[int], levels: List[int], S: torch.Tensor,
                mask: torch.Tensor, residue_mask: torch.Tensor) -> torch.Tensor:
         """Windows (B, T, N, 14, 3) A by DDPM's ancestral sampler (``model.ancestral``) visiting ``levels``
-        (decreasing to 0: ``respaced_levels``), window b drawing its noise from seed ``seeds[b]`` alone
-        (a CPU generator each, ``seeded_generator``: the same numbers on every device; one draw for the prior, then one per step that does not end at level 0, each
-        drawn when it is needed). ``given_frames`` (B, T, N, 14, 3): the given frames' values, aligned as in
+        (decreasing to 0: ``respaced_levels``), window b drawing its noise from seed ``seeds[b]`` alone (a CPU
+        generator each, ``seeded_generator``: the same numbers on every device; one draw for the prior, then one
+        per step that does not end at level 0, each drawn when it is needed). ``given_frames`` (B, T, N, 14, 3): the given frames' values, aligned as in
         training (``aligned_window``), held throughout; the other frames' values are ignored."""
         B, T = S.shape[0], self.frames
         if len(seeds) != B:
             raise RuntimeError("WindowDenoiser.sample: got " + str(len(seeds)) + " seeds for " + str(B)
                                + " windows; give one per window")
         given = self.given(S.device).view(1, -1, 1, 1, 1)
-        weight = atom_mask(mask, residue_mask).unsqueeze(-1).to(given_frames.dtype)
-        weight_cpu = weight.cpu()
+        # once, not per step: every draw is made on the CPU
+        weight_cpu = atom_mask(mask, residue_mask).unsqueeze(-1).to(given_frames.dtype).cpu()
         generators = [seeded_generator(seed, weight_cpu) for seed in seeds]
         sigma = self.structure.sigma
-        y = prior_std_A(float(sigma[levels[0]]), self.unit_A) * window_draw(weight, T, generators)
+        y = prior_std_A(float(sigma[levels[0]]), self.unit_A) * window_draw(weight_cpu, T, generators, S.device)
         y = torch.where(given, given_frames, y)
         for k in range(len(levels) - 1):
             t, s = levels[k], levels[k + 1]
             x_hat = self.forward(y, torch.full([B], t, dtype=torch.int64, device=y.device), S, mask, residue_mask)
             z: Optional[torch.Tensor] = None
             if s > 0:
-                z = window_draw(weight, T, generators)
+                z = window_draw(weight_cpu, T, generators, y.device)
             y = torch.where(given, given_frames, ancestral_step(y, x_hat, float(sigma[t]), float(sigma[s]), z))
         return y
 
